@@ -1,0 +1,429 @@
+"""Persistent homology of images and its vectorisations.
+
+Sections of this module:
+
+* **Cubical persistence** -- :func:`cubical_diagrams`: sublevel-filtration persistence diagrams
+  of a batch of grey images, computed in chunks on all cores.
+* **Vectorisations** -- :class:`TopologicalFeatures`: Betti curves, persistence images and
+  persistence landscapes on a filtration range learned from the training split only;
+  :func:`split_features` runs the whole chain (images -> diagrams -> features) for several
+  splits at once.
+
+Conventions shared by every function here:
+
+* A *diagram* is a ``(k, 2)`` float64 array of ``(birth, death)`` pairs in the units of the
+  filtration (for images: pixel intensity). Essential classes have ``death = +inf``.
+* The diagrams of a batch are a ``list`` with one entry per item; each entry is a ``list`` with
+  one diagram per requested homology dimension, in the order the dimensions were requested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+from gudhi.representations import Landscape
+from gudhi.sklearn.cubical_persistence import CubicalPersistence
+from joblib import Parallel, delayed, effective_n_jobs
+from tqdm.auto import tqdm
+
+Diagram = np.ndarray
+"""A ``(k, 2)`` float64 array of ``(birth, death)`` pairs; ``death`` may be ``+inf``."""
+
+CUBICAL_HOMOLOGY_DIMS = (0, 1)
+"""Homology dimensions a 2-D image can have (its cubical complex has no 2-cycles)."""
+
+FEATURE_KINDS = ("betti_curves", "persistence_images", "landscapes")
+"""Names of the vectorisations computed by :class:`TopologicalFeatures`."""
+
+CHUNKS_PER_WORKER = 4
+"""Chunks of images handed to each worker: enough to balance load, few enough to keep the
+per-task overhead negligible next to the persistence computation."""
+
+
+# --------------------------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------------------------
+
+
+def _check_homology_dims(homology_dims: Sequence[int]) -> tuple[int, ...]:
+    """Return ``homology_dims`` as a tuple after checking it is a non-empty set of 0 and/or 1."""
+    dims = tuple(homology_dims)
+    if not dims or len(set(dims)) != len(dims) or any(d not in CUBICAL_HOMOLOGY_DIMS for d in dims):
+        raise ValueError(
+            f"homology_dims={homology_dims!r} is not supported: expected a non-empty sequence of "
+            f"distinct values from {CUBICAL_HOMOLOGY_DIMS} (a 2-D image has no higher homology)"
+        )
+    return dims
+
+
+def _as_image_batch(images: np.ndarray) -> np.ndarray:
+    """Return ``images`` as a float64 array of shape ``(N, H, W)``.
+
+    Accepts ``(N, H, W)`` or single-channel ``(N, 1, H, W)`` arrays (or anything ``np.asarray``
+    turns into one, such as a CPU tensor); raises ``ValueError`` for any other shape, for images
+    without pixels and for NaN or infinite pixel values.
+    """
+    batch = np.asarray(images, dtype=np.float64)
+    if batch.ndim == 4 and batch.shape[1] == 1:
+        batch = batch[:, 0]
+    if batch.ndim != 3:
+        raise ValueError(
+            f"images have shape {batch.shape}: expected a batch of grey images of shape "
+            f"(N, H, W) or (N, 1, H, W)"
+        )
+    if batch.shape[0] > 0 and batch.shape[1] * batch.shape[2] == 0:
+        raise ValueError(f"images have shape {batch.shape}: each image needs at least one pixel")
+    n_bad = int(np.size(batch) - np.count_nonzero(np.isfinite(batch)))
+    if n_bad:
+        raise ValueError(
+            f"images contain {n_bad} NaN or infinite pixel values: expected finite intensities"
+        )
+    return batch
+
+
+def _check_count(name: str, value: int, minimum: int = 1) -> int:
+    """Return ``value`` as an int after checking it is an integer of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r}: expected an integer of at least {minimum}")
+    return int(value)
+
+
+def _check_diagrams(diagrams: Sequence[Sequence[Diagram]], n_dims: int) -> None:
+    """Raise ``ValueError`` unless every item holds ``n_dims`` diagrams of shape ``(k, 2)``."""
+    for index, item in enumerate(diagrams):
+        if len(item) != n_dims:
+            raise ValueError(
+                f"item {index} has {len(item)} diagrams: expected one per homology dimension, "
+                f"{n_dims} in all"
+            )
+        for diagram in item:
+            if np.ndim(diagram) != 2 or np.shape(diagram)[1] != 2:
+                raise ValueError(
+                    f"item {index} holds a diagram of shape {np.shape(diagram)}: expected (k, 2) "
+                    f"(birth, death) pairs"
+                )
+
+
+# --------------------------------------------------------------------------------------------
+# Cubical persistence
+# --------------------------------------------------------------------------------------------
+
+
+def _chunk_diagrams(chunk: np.ndarray, homology_dims: tuple[int, ...]) -> list[list[Diagram]]:
+    """Sublevel cubical persistence of each image of a ``(n, H, W)`` chunk, in one thread.
+
+    gudhi's ``CubicalPersistence`` treats the pixels as top-dimensional cells and, for 2-D
+    input, runs its specialised rectangle algorithm, which returns the same diagrams as
+    ``CubicalComplex(top_dimensional_cells=image)`` over Z/2 (the homology of a planar cubical
+    complex is torsion-free, so the coefficient field does not change it). Bars of zero length
+    are left out.
+    """
+    persistence = CubicalPersistence(
+        homology_dimensions=list(homology_dims),
+        input_type="top_dimensional_cells",
+        homology_coeff_field=2,
+        min_persistence=0.0,
+        n_jobs=1,
+    )
+    return persistence.fit_transform(chunk)
+
+
+def cubical_diagrams(
+    images: np.ndarray,
+    homology_dims: Sequence[int] = (0, 1),
+    n_jobs: int = -1,
+    progress: bool = True,
+) -> list[list[Diagram]]:
+    """Persistence diagrams of the sublevel filtration of each grey image.
+
+    Each pixel is a top-dimensional (2-D) cell whose filtration value is its intensity; a pixel
+    enters the filtration once the threshold reaches its value, so dark structures appear first.
+    Pixels sharing only a corner are connected.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, 1, H, W)`` array of finite intensities.
+        homology_dims: which of 0 (components) and 1 (loops) to return, in this order.
+        n_jobs: worker threads (joblib convention: -1 means all cores). The images are split
+            into about ``CHUNKS_PER_WORKER`` chunks per worker, not one task per image.
+        progress: show a progress bar over the chunks.
+
+    Returns:
+        For each image a list with one ``(k, 2)`` float64 diagram per entry of
+        ``homology_dims``; essential classes have death ``+inf``.
+
+    Raises:
+        ValueError: for a badly shaped batch, non-finite pixels or an unsupported dimension.
+    """
+    dims = _check_homology_dims(homology_dims)
+    batch = _as_image_batch(images)
+    if len(batch) == 0:
+        return []
+    n_workers = effective_n_jobs(n_jobs)
+    chunks = np.array_split(batch, min(len(batch), n_workers * CHUNKS_PER_WORKER))
+    # gudhi releases the GIL while computing persistence, so threads run chunks side by side
+    # without copying images to worker processes.
+    results = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")(
+        delayed(_chunk_diagrams)(chunk, dims) for chunk in chunks
+    )
+    diagrams: list[list[Diagram]] = []
+    for chunk_result in tqdm(results, total=len(chunks), desc="cubical persistence",
+                             unit="chunk", disable=not progress):
+        diagrams.extend(chunk_result)
+    return diagrams
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorisations
+# --------------------------------------------------------------------------------------------
+
+
+def _finite_range(diagrams: Sequence[Sequence[Diagram]]) -> tuple[float, float]:
+    """Smallest and largest finite birth or death value over all diagrams of a batch."""
+    values = np.concatenate([np.ravel(d) for item in diagrams for d in item] + [np.empty(0)])
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError("the diagrams hold no finite birth or death value to learn a range from")
+    return float(finite.min()), float(finite.max())
+
+
+def _dimension_diagrams(diagrams: Sequence[Sequence[Diagram]], dim_index: int) -> list[Diagram]:
+    """The diagrams of one homology dimension (position ``dim_index``) for every item."""
+    return [np.asarray(item[dim_index], dtype=np.float64).reshape(-1, 2) for item in diagrams]
+
+
+def _clip_infinite_deaths(diagram: Diagram, high: float) -> Diagram:
+    """Copy of ``diagram`` with every infinite death replaced by ``high``."""
+    clipped = diagram.copy()
+    clipped[np.isinf(clipped[:, 1]), 1] = high
+    return clipped
+
+
+def betti_curves_on_grid(diagrams: Sequence[Diagram], grid: np.ndarray) -> np.ndarray:
+    """Betti curves of many diagrams of one dimension, sampled on a common grid.
+
+    The value at ``grid[j]`` is the number of intervals with ``birth <= grid[j] < death``
+    (the Betti number of the sublevel set at that filtration value); infinite deaths count as
+    alive at every value from their birth on. This is the same count as
+    ``gudhi.representations.BettiCurve(predefined_grid=grid)``, vectorised over the whole batch.
+
+    Args:
+        diagrams: ``N`` arrays of shape ``(k_i, 2)``.
+        grid: ``(n,)`` strictly increasing filtration values.
+
+    Returns:
+        ``(N, n)`` int64 array of Betti numbers.
+    """
+    n_samples = len(grid)
+    sizes = [len(d) for d in diagrams]
+    owner = np.repeat(np.arange(len(diagrams)), sizes)
+    pairs = np.concatenate([np.reshape(d, (-1, 2)) for d in diagrams] + [np.empty((0, 2))])
+    # The interval is alive at grid index j exactly when first_alive <= j < first_dead.
+    first_alive = np.searchsorted(grid, pairs[:, 0], side="left")
+    first_dead = np.searchsorted(grid, pairs[:, 1], side="left")
+    row_start = owner * (n_samples + 1)
+    steps = np.bincount(row_start + first_alive, minlength=len(diagrams) * (n_samples + 1))
+    steps -= np.bincount(row_start + first_dead, minlength=len(diagrams) * (n_samples + 1))
+    return np.cumsum(steps.reshape(len(diagrams), n_samples + 1), axis=1)[:, :n_samples]
+
+
+def persistence_image(diagram: Diagram, births: np.ndarray, persistences: np.ndarray,
+                      bandwidth: float) -> np.ndarray:
+    """``(len(persistences), len(births))`` persistence image of one finite diagram (k, 2).
+
+    Sum over points of the normalised 2-D Gaussian of standard deviation ``bandwidth`` centred at
+    ``(birth, death - birth)``, evaluated at the grid ``births`` x ``persistences``; the Gaussian
+    factorises, so the sum is ``G_p.T @ G_b`` with ``G_b`` (k, n_birth) and ``G_p`` (k, n_pers).
+    """
+    scale = 2.0 * bandwidth**2
+    along_birth = np.exp(-np.square(diagram[:, :1] - births[None, :]) / scale)
+    along_persistence = np.exp(-np.square((diagram[:, 1:] - diagram[:, :1]) - persistences[None, :]) / scale)
+    return along_persistence.T @ along_birth / (np.pi * scale)
+
+
+class TopologicalFeatures:
+    """Betti curves, persistence images and landscapes on a range learned from training data.
+
+    ``fit`` learns the filtration range ``[low, high]``: the smallest and largest finite birth
+    or death value in the training diagrams (all requested dimensions together). Every later
+    transform, of the training split or any other, uses that range unchanged, so nothing about
+    validation or test images leaks into the features.
+
+    Sampling: curves and landscapes are sampled at ``sample_values = np.linspace(low, high,
+    n_bins)`` (endpoints included, units of the filtration, i.e. pixel intensity for images).
+    Bin ``j`` of a curve describes the sublevel set ``{pixel <= sample_values[j]}``.
+
+    Infinite deaths: Betti curves count an essential class at every sample value from its
+    birth on. Landscapes and persistence images need finite points, so there an infinite death
+    is clipped to the fitted ``high``.
+
+    Args:
+        homology_dims: homology dimensions of the diagrams, in the order they are stored.
+        n_bins: samples per Betti curve or landscape.
+        image_resolution: ``(n_birth, n_persistence)`` pixels of a persistence image (gudhi's
+            order). The image spans birth in ``[low, high]`` and persistence in
+            ``[0, high - low]``.
+        image_bandwidth: standard deviation of the Gaussian placed on each point of a
+            persistence image, in filtration units; ``None`` means ``(high - low) /
+            max(image_resolution)``, about one pixel.
+        n_landscapes: number of landscape functions kept per homology dimension.
+    """
+
+    def __init__(
+        self,
+        homology_dims: Sequence[int] = (0, 1),
+        n_bins: int = 100,
+        image_resolution: tuple[int, int] = (28, 28),
+        image_bandwidth: float | None = None,
+        n_landscapes: int = 1,
+    ) -> None:
+        if len(image_resolution) != 2:
+            raise ValueError(f"image_resolution={image_resolution!r}: expected two pixel counts")
+        if image_bandwidth is not None and not image_bandwidth > 0:
+            raise ValueError(
+                f"image_bandwidth={image_bandwidth!r}: expected a positive number or None"
+            )
+        self.homology_dims = _check_homology_dims(homology_dims)
+        self.n_bins = _check_count("n_bins", n_bins, minimum=2)
+        self.image_resolution = (_check_count("image_resolution[0]", image_resolution[0]),
+                                 _check_count("image_resolution[1]", image_resolution[1]))
+        self.image_bandwidth = image_bandwidth
+        self.n_landscapes = _check_count("n_landscapes", n_landscapes)
+        self._range: tuple[float, float] | None = None
+
+    # -- fitted state -------------------------------------------------------------------------
+
+    def fit(self, diagrams: Sequence[Sequence[Diagram]]) -> TopologicalFeatures:
+        """Learn ``[low, high]`` from the finite values of the TRAINING diagrams; returns self.
+
+        Raises ``ValueError`` when the diagrams hold no finite value or only a single one.
+        """
+        _check_diagrams(diagrams, len(self.homology_dims))
+        low, high = _finite_range(diagrams)
+        if low == high:
+            raise ValueError(
+                f"all finite birth and death values equal {low}: the training diagrams do not "
+                f"span a filtration range"
+            )
+        self._range = (low, high)
+        return self
+
+    @property
+    def filtration_range(self) -> tuple[float, float]:
+        """The fitted ``(low, high)`` in filtration units; ``RuntimeError`` before ``fit``."""
+        return self._fitted_range()
+
+    def _fitted_range(self) -> tuple[float, float]:
+        """The fitted ``(low, high)``; raises ``RuntimeError`` when ``fit`` has not been called."""
+        if self._range is None:
+            raise RuntimeError(
+                "TopologicalFeatures is not fitted: call fit(training_diagrams) before "
+                "computing features"
+            )
+        return self._range
+
+    @property
+    def sample_values(self) -> np.ndarray:
+        """``(n_bins,)`` float64 ``np.linspace(low, high, n_bins)``: where curves are sampled."""
+        low, high = self.filtration_range
+        return np.linspace(low, high, self.n_bins)
+
+    @property
+    def bandwidth(self) -> float:
+        """Gaussian standard deviation of the persistence images, in filtration units."""
+        low, high = self.filtration_range
+        if self.image_bandwidth is not None:
+            return float(self.image_bandwidth)
+        return (high - low) / max(self.image_resolution)
+
+    # -- features -----------------------------------------------------------------------------
+
+    def _per_dimension(self, diagrams: Sequence[Sequence[Diagram]]) -> Iterator[list[Diagram]]:
+        """Check the batch (and that the featuriser is fitted); yield each dimension's diagrams."""
+        self._fitted_range()
+        _check_diagrams(diagrams, len(self.homology_dims))
+        for dim_index in range(len(self.homology_dims)):
+            yield _dimension_diagrams(diagrams, dim_index)
+
+    def betti_curves(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
+        """``(N, n_dims, n_bins)`` float32: intervals alive at each of ``sample_values``."""
+        curves = [betti_curves_on_grid(dim_diagrams, self.sample_values)
+                  for dim_diagrams in self._per_dimension(diagrams)]
+        return np.stack(curves, axis=1).astype(np.float32)
+
+    def persistence_images(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
+        """``(N, n_dims, n_persistence, n_birth)`` float32 persistence images.
+
+        The images of gudhi's ``PersistenceImage`` with constant weight (a test checks equality):
+        each ``(birth, death)`` point becomes a normalised Gaussian density of standard deviation
+        :attr:`bandwidth` centred at ``(birth, death - birth)``, evaluated on the pixel grid. Row
+        ``i`` is persistence ``np.linspace(0, high - low, n_persistence)[i]``, column ``j`` is birth
+        ``np.linspace(low, high, n_birth)[j]``. Infinite deaths are clipped to ``high``.
+        The Gaussian is separable, so each image is one small matrix product instead of gudhi's
+        point-by-pixel loop (about 50 times faster on diagrams of a few hundred points).
+        """
+        low, high = self.filtration_range
+        n_birth, n_persistence = self.image_resolution
+        births = np.linspace(low, high, n_birth)
+        persistences = np.linspace(0.0, high - low, n_persistence)
+        images = [[persistence_image(_clip_infinite_deaths(d, high), births, persistences, self.bandwidth)
+                   for d in dim_diagrams] for dim_diagrams in self._per_dimension(diagrams)]
+        return np.asarray(images, dtype=np.float32).transpose(1, 0, 2, 3)
+
+    def landscapes(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
+        """``(N, n_dims * n_landscapes, n_bins)`` float32 persistence landscapes.
+
+        gudhi's ``Landscape`` sampled at :attr:`sample_values`; channel ``d * n_landscapes + k``
+        is the ``k``-th landscape (``k = 0`` the largest) of homology dimension
+        ``homology_dims[d]``. gudhi scales landscapes by ``sqrt(2)``: a point ``(b, d)`` gives
+        the tent ``sqrt(2) * max(0, min(x - b, d - x))``. Infinite deaths are clipped to ``high``.
+        """
+        low, high = self.filtration_range
+        landscaper = Landscape(num_landscapes=self.n_landscapes, resolution=self.n_bins,
+                               sample_range=[low, high])
+        curves = [landscaper.fit_transform([_clip_infinite_deaths(d, high) for d in dim_diagrams])
+                  for dim_diagrams in self._per_dimension(diagrams)]
+        return np.stack(curves, axis=1).astype(np.float32).reshape(len(diagrams), -1, self.n_bins)
+
+    def transform(
+        self, diagrams: Sequence[Sequence[Diagram]], kinds: Sequence[str] = FEATURE_KINDS
+    ) -> dict[str, np.ndarray]:
+        """Several feature kinds of the same diagrams: ``{kind: array}`` for each of ``kinds``."""
+        unknown = [kind for kind in kinds if kind not in FEATURE_KINDS]
+        if unknown:
+            raise ValueError(f"unknown feature kinds {unknown}: expected some of {FEATURE_KINDS}")
+        return {kind: getattr(self, kind)(diagrams) for kind in kinds}
+
+
+def split_features(
+    splits: Mapping[str, np.ndarray],
+    featuriser: TopologicalFeatures | None = None,
+    fit_on: str = "train",
+    kinds: Sequence[str] = FEATURE_KINDS,
+    n_jobs: int = -1,
+    progress: bool = True,
+) -> tuple[TopologicalFeatures, dict[str, dict[str, np.ndarray]]]:
+    """Images of several splits -> diagrams (computed once per split) -> features.
+
+    The featuriser is fitted on the diagrams of ``splits[fit_on]`` only, then every split is
+    transformed with that fitted range.
+
+    Args:
+        splits: ``{split name: (N, H, W) or (N, 1, H, W) images}``, e.g. train/val/test.
+        featuriser: an unfitted :class:`TopologicalFeatures` (default settings when ``None``);
+            its ``homology_dims`` decide which diagrams are computed.
+        fit_on: the name of the training split.
+        kinds: which of :data:`FEATURE_KINDS` to compute.
+        n_jobs, progress: passed to :func:`cubical_diagrams`.
+
+    Returns:
+        The fitted featuriser and ``{split name: {kind: array}}``.
+    """
+    if fit_on not in splits:
+        raise ValueError(f"fit_on={fit_on!r} is not one of the splits {sorted(splits)}")
+    if featuriser is None:
+        featuriser = TopologicalFeatures()
+    diagrams = {name: cubical_diagrams(images, featuriser.homology_dims, n_jobs, progress)
+                for name, images in splits.items()}
+    featuriser.fit(diagrams[fit_on])
+    return featuriser, {name: featuriser.transform(d, kinds) for name, d in diagrams.items()}
