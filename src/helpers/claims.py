@@ -1,0 +1,131 @@
+"""Claims for the scorecard: what a paper says, what our run measured, and a computed verdict.
+
+A chapter records its claims with :class:`ClaimBook` and saves them as JSON into the run folder
+(``$TOPOCNN_RUN_DIR``, set by the runner; default ``<root>/_build/run``). The runner collects every
+chapter's file into the scorecard page. Verdicts are computed from the numbers by the functions
+below, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .paths import project_root
+
+RUN_DIR_ENV = "TOPOCNN_RUN_DIR"
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the scorecard."""
+
+    chapter: str
+    name: str
+    paper_value: str
+    our_value: str
+    verdict: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}; expected one of {VERDICTS}")
+
+
+def run_dir() -> Path:
+    """Folder of the current run's records: ``$TOPOCNN_RUN_DIR`` or ``<root>/_build/run``."""
+    return Path(os.environ.get(RUN_DIR_ENV) or project_root() / "_build" / "run")
+
+
+class ClaimBook:
+    """The claims of one chapter, saved to ``<run_dir>/claims/<chapter>.json``."""
+
+    def __init__(self, chapter: str) -> None:
+        self.chapter = chapter
+        self.claims: list[Claim] = []
+
+    def add(self, name: str, paper_value: str, our_value: str, verdict: str, note: str = "") -> Claim:
+        claim = Claim(self.chapter, name, paper_value, our_value, verdict, note)
+        self.claims = [c for c in self.claims if c.name != name] + [claim]
+        return claim
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(c) for c in self.claims]).drop(columns="chapter")
+
+    def save(self) -> Path:
+        path = run_dir() / "claims" / f"{self.chapter}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([asdict(c) for c in self.claims], indent=2))
+        return path
+
+
+def load_claims(folder: Path) -> list[Claim]:
+    """All claims saved under ``folder/claims``, ordered by chapter file name."""
+    claims = []
+    for path in sorted((folder / "claims").glob("*.json")):
+        claims.extend(Claim(**row) for row in json.loads(path.read_text()))
+    return claims
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """``a`` against ``b`` paired by seed: mean difference, its spread, and two paired tests."""
+
+    mean_difference: float
+    std_difference: float
+    n_pairs: int
+    t_pvalue: float
+    wilcoxon_pvalue: float
+
+    def describe(self, scale: float = 100.0, unit: str = " pp") -> str:
+        return (
+            f"{self.mean_difference * scale:+.2f}{unit} ± {self.std_difference * scale:.2f} "
+            f"(n={self.n_pairs} seeds, paired t p={self.t_pvalue:.3g}, Wilcoxon p={self.wilcoxon_pvalue:.3g})"
+        )
+
+
+def paired_comparison(a: np.ndarray, b: np.ndarray) -> PairedComparison:
+    """Compare two arrays of one metric paired by seed (shape (n_seeds,) each)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"paired samples must be 1-D of equal length, got shapes {a.shape} and {b.shape}")
+    diff = a - b
+    if len(diff) < 2:
+        t_p = w_p = float("nan")
+    elif np.all(diff == 0):
+        t_p = w_p = 1.0
+    else:
+        t_p = float(stats.ttest_rel(a, b).pvalue)
+        w_p = float(stats.wilcoxon(a, b).pvalue)
+    spread = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
+    return PairedComparison(float(diff.mean()), spread, len(diff), t_p, w_p)
+
+
+def verdict_at_least(comparison: PairedComparison, alpha: float = 0.05) -> str:
+    """Claim "a >= b": reproduced when a is not below b on average; refuted only when a is
+    significantly below b (paired t-test at ``alpha``); otherwise inconclusive."""
+    if comparison.mean_difference >= 0:
+        return REPRODUCED
+    if comparison.t_pvalue < alpha:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def verdict_greater(comparison: PairedComparison, alpha: float = 0.05) -> str:
+    """Claim "a > b": reproduced when a is above b and the paired t-test says so at ``alpha``;
+    not reproduced when a is at or below b on average; inconclusive when above but not significant."""
+    if comparison.mean_difference <= 0:
+        return NOT_REPRODUCED
+    if comparison.t_pvalue < alpha:
+        return REPRODUCED
+    return INCONCLUSIVE

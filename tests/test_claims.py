@@ -1,0 +1,51 @@
+import json
+
+import numpy as np
+import pytest
+
+from helpers import claims as c
+
+
+def test_paired_comparison_of_known_samples():
+    a = np.array([0.80, 0.82, 0.84, 0.86, 0.88])
+    comparison = c.paired_comparison(a, a - np.array([0.01, 0.02, 0.01, 0.02, 0.015]))
+    assert comparison.mean_difference == pytest.approx(0.015)
+    assert comparison.n_pairs == 5
+    assert comparison.t_pvalue < 0.01
+    assert "+1.50 pp" in comparison.describe()
+
+
+def test_verdicts_follow_the_numbers():
+    better = c.paired_comparison(np.array([0.9, 0.91, 0.92, 0.93]), np.array([0.8, 0.82, 0.81, 0.8]))
+    worse = c.paired_comparison(np.array([0.8, 0.82, 0.81, 0.8]), np.array([0.9, 0.91, 0.92, 0.93]))
+    noisy = c.paired_comparison(np.array([0.9, 0.7, 0.9, 0.7]), np.array([0.8, 0.8, 0.8, 0.79]))
+    assert c.verdict_greater(better) == c.REPRODUCED
+    assert c.verdict_greater(worse) == c.NOT_REPRODUCED
+    assert c.verdict_greater(noisy) == c.INCONCLUSIVE
+    assert c.verdict_at_least(better) == c.REPRODUCED
+    assert c.verdict_at_least(worse) == c.NOT_REPRODUCED
+
+
+def test_identical_samples_are_not_a_difference():
+    same = c.paired_comparison(np.ones(3), np.ones(3))
+    assert same.mean_difference == 0 and same.t_pvalue == 1.0
+    assert c.verdict_at_least(same) == c.REPRODUCED
+    assert c.verdict_greater(same) == c.NOT_REPRODUCED
+
+
+def test_claims_are_saved_where_the_runner_collects_them(tmp_path, monkeypatch):
+    monkeypatch.setenv(c.RUN_DIR_ENV, str(tmp_path))
+    book = c.ClaimBook("01_demo")
+    book.add("x > y", "1 vs 0", "2 vs 1", c.REPRODUCED)
+    book.add("x > y", "1 vs 0", "0 vs 1", c.NOT_REPRODUCED)  # a re-run replaces, never duplicates
+    path = book.save()
+    assert path == tmp_path / "claims" / "01_demo.json"
+    assert len(json.loads(path.read_text())) == 1
+    assert c.load_claims(tmp_path)[0].verdict == c.NOT_REPRODUCED
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="'maybe'"):
+        c.Claim("01", "n", "p", "o", "maybe")
+    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+        c.paired_comparison(np.ones(3), np.ones(2))
