@@ -1,0 +1,185 @@
+"""Chapter 1's protocol (P1): topological features, fusion models, many seeds, paired tests.
+
+``prepare`` loads a data set, splits it (stratified train / validation from the data set's
+training split; its test split untouched), computes cubical persistence once per split and the
+three vectorisations fitted on the training part only. ``train_models`` trains every
+(model kind, seed) through the artifact cache and evaluates it on the test split;
+``trained_model`` returns one cached model, which is how chapter 2 reuses chapter 1's networks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from . import data as datasets
+from .cache import ArtifactCache
+from .claims import PairedComparison, paired_comparison
+from .models import TOPO_INPUT, FusionNet, build_model, count_parameters, matching_width
+from .topology import TopologicalFeatures, split_features
+from .train import Examples, TrainConfig, classification_metrics, fit, predict_proba
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class FusionData:
+    """A data set ready for the fusion models.
+
+    ``images[split]`` (N, 1, H, W) float32 in [0, 1]; ``labels[split]`` (N,) int64;
+    ``features[split][kind]`` standardised topological features (betti_curves (N, 2, bins),
+    persistence_images (N, 2, R, R), landscapes (N, 2, bins)); ``raw_features`` the same before
+    standardisation (counts and intensities, for plots); ``masks`` of the test images when the
+    data set has them. ``config`` is what identifies it in the artifact cache.
+    """
+
+    config: dict[str, Any]
+    class_names: tuple[str, ...]
+    source: str
+    images: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    features: dict[str, dict[str, np.ndarray]]
+    raw_features: dict[str, dict[str, np.ndarray]]
+    featuriser: TopologicalFeatures
+    test_masks: np.ndarray | None = None
+    feature_seconds: float = 0.0
+    scalers: dict[str, StandardScaler] = field(default_factory=dict)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images["train"].shape[1:])
+
+    def examples(self, split: str, model_kind: str) -> Examples:
+        """Inputs of ``model_kind`` on ``split`` (the topological input it needs, if any)."""
+        kind = TOPO_INPUT[model_kind]
+        topo = None if kind is None else self.features[split][kind]
+        return Examples(self.images[split], topo, self.labels[split])
+
+    def topo_shape(self, model_kind: str) -> tuple[int, ...] | None:
+        kind = TOPO_INPUT[model_kind]
+        return None if kind is None else tuple(self.features["train"][kind].shape[1:])
+
+
+def _standardise(features: dict[str, dict[str, np.ndarray]]) -> tuple[dict, dict[str, StandardScaler]]:
+    """Per homology dimension (channel) zero mean / unit variance, fitted on the train split.
+
+    Scaling a whole channel (not each bin) keeps the shape of a curve, so the 1-D branch and its
+    Grad-CAM see the curve as it is."""
+    scaled: dict[str, dict[str, np.ndarray]] = {split: {} for split in features}
+    scalers = {}
+    for kind, train_values in features["train"].items():
+        channels = train_values.shape[1]
+        scaler = StandardScaler().fit(np.moveaxis(train_values, 1, -1).reshape(-1, channels))
+        scalers[kind] = scaler
+        for split in features:
+            values = np.moveaxis(features[split][kind], 1, -1)
+            flat = scaler.transform(values.reshape(-1, channels)).reshape(values.shape)
+            scaled[split][kind] = np.moveaxis(flat, -1, 1).astype(np.float32)
+    return scaled, scalers
+
+
+def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fraction: float = 0.2,
+            seed: int = 0, n_bins: int = 100, image_resolution: int = 28, n_jobs: int = -1,
+            dataset_options: dict[str, Any] | None = None, progress: bool = True) -> FusionData:
+    """Load ``dataset`` (``n_train`` / ``n_test`` images of its train / test splits, stratified
+    subsamples; ``None`` = all), hold out ``val_fraction`` of the training images (stratified,
+    by ``seed``), convert colour to grey, and compute the topological features."""
+    options = dict(dataset_options or {})
+    train_set = datasets.load(dataset, "train", n=n_train, seed=seed, **options)
+    test_set = datasets.load(dataset, "test", n=n_test, seed=seed, **options)
+    grey = {name: datasets.to_grayscale(s.images) if s.images.shape[1] == 3 else s.images
+            for name, s in (("train", train_set), ("test", test_set))}
+    train_index, val_index = train_test_split(np.arange(len(train_set.labels)), test_size=val_fraction,
+                                              stratify=train_set.labels, random_state=seed)
+    images = {"train": grey["train"][train_index], "val": grey["train"][val_index], "test": grey["test"]}
+    labels = {"train": train_set.labels[train_index], "val": train_set.labels[val_index],
+              "test": test_set.labels}
+    start = time.perf_counter()
+    featuriser, raw = split_features(
+        {split: images[split][:, 0] for split in SPLITS},
+        TopologicalFeatures(n_bins=n_bins, image_resolution=(image_resolution, image_resolution)),
+        n_jobs=n_jobs, progress=progress)
+    seconds = time.perf_counter() - start
+    features, scalers = _standardise(raw)
+    config = {"dataset": dataset, "options": options, "n_train": n_train, "n_test": n_test,
+              "val_fraction": val_fraction, "seed": seed, "n_bins": n_bins,
+              "image_resolution": image_resolution}
+    return FusionData(config, train_set.class_names, f"{train_set.source}; {test_set.source}", images,
+                      labels, features, raw, featuriser, test_set.masks, seconds, scalers)
+
+
+def wide_width(data: FusionData) -> float:
+    """Width of the wide-CNN control: the plain CNN widened to CNN-BC's parameter count."""
+    target = count_parameters(build_model("cnn_bc", image_shape=data.image_shape,
+                                          topo_shape=data.topo_shape("cnn_bc"),
+                                          n_classes=len(data.class_names)))
+    return matching_width(target, image_shape=data.image_shape, n_classes=len(data.class_names))
+
+
+def new_model(data: FusionData, kind: str) -> FusionNet:
+    """An untrained model of ``kind`` shaped for ``data``."""
+    width = wide_width(data) if kind == "wide_cnn" else None
+    train_images = data.images["train"]
+    return build_model(kind, image_shape=data.image_shape, topo_shape=data.topo_shape(kind),
+                       n_classes=len(data.class_names), width=width, image_mean=float(train_images.mean()),
+                       image_std=float(train_images.std()))
+
+
+def _train_one(data: FusionData, kind: str, train_config: TrainConfig, device: str) -> dict[str, Any]:
+    torch.manual_seed(train_config.seed)  # the seed decides the initial weights too
+    model = new_model(data, kind)
+    history = fit(model, data.examples("train", kind), data.examples("val", kind), train_config,
+                  device=device, progress=False)
+    return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
+
+
+def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
+                  device: str = "auto") -> tuple[FusionNet, Any]:
+    """The model of ``kind`` trained on ``data`` with ``seed``: from the cache, or trained and
+    cached. Returns the model (evaluation mode, CPU) and its training history."""
+    config = {"data": data.config, "model": kind, "train": {**vars(train_config), "seed": seed}}
+    seeded = TrainConfig(**{**vars(train_config), "seed": seed})
+    artifact = cache.get_or_compute("fusion-model", config, lambda: _train_one(data, kind, seeded, device))
+    model = new_model(data, kind)
+    model.load_state_dict(artifact["state_dict"])
+    return model.eval(), artifact["history"]
+
+
+def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+                 cache: ArtifactCache, device: str = "auto", progress: bool = True) -> pd.DataFrame:
+    """Train (or load) every model kind with every seed; one row of test metrics per run with
+    columns dataset, n_train, model, seed, parameters, epochs, seconds and the metrics of
+    :func:`helpers.train.classification_metrics`."""
+    rows = []
+    runs = [(kind, seed) for seed in seeds for kind in kinds]
+    for kind, seed in tqdm(runs, desc=f"{data.config['dataset']} models", disable=not progress):
+        model, history = trained_model(data, kind, seed, train_config, cache, device)
+        probabilities = predict_proba(model, data.examples("test", kind), device="cpu")
+        rows.append({"dataset": data.config["dataset"], "n_train": len(data.labels["train"]),
+                     "model": kind, "seed": seed, "parameters": count_parameters(model),
+                     "epochs": history.best_epoch + 1, "seconds": history.seconds,
+                     **classification_metrics(data.labels["test"], probabilities)})
+    return pd.DataFrame(rows)
+
+
+def summarise(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric, one row per (dataset, n_train, model)."""
+    grouped = results.groupby(["dataset", "n_train", "model"], sort=False)[metrics]
+    return grouped.agg(["mean", "std"])
+
+
+def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> PairedComparison:
+    """Model ``a`` against model ``b`` on ``metric``, paired by seed (one dataset and size)."""
+    table = results.pivot_table(index="seed", columns="model", values=metric)
+    missing = [kind for kind in (a, b) if kind not in table.columns]
+    if missing:
+        raise ValueError(f"models {missing} are not in the results; have {sorted(table.columns)}")
+    return paired_comparison(table[a].to_numpy(), table[b].to_numpy())

@@ -1,0 +1,78 @@
+"""One figure style for the whole book, and the plots several chapters share.
+
+Every function draws on matplotlib axes it is given or creates, and returns the figure or axes
+so a notebook can add to it; captions are written in the notebooks, next to the figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import persim
+import seaborn as sns
+
+PALETTE = "colorblind"
+
+
+def set_style() -> None:
+    """Seaborn's white-grid style, the colour-blind palette, sizes readable in the book."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
+                  rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": "medium"})
+
+
+def image_grid(images: np.ndarray, titles: Sequence[str], masks: np.ndarray | None = None,
+               ncols: int = 8, size: float = 1.6) -> plt.Figure:
+    """Grey images (N, H, W) or (N, 1, H, W) in a grid, with mask outlines (N, H, W) in red."""
+    images = images[:, 0] if images.ndim == 4 else images
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= len(images):
+            continue
+        ax.imshow(images[index], cmap="gray")
+        if masks is not None:
+            ax.contour(masks[index], levels=[0.5], colors="red", linewidths=0.8)
+        ax.set_title(titles[index], fontsize="small")
+    return fig
+
+
+def persistence_diagram(diagrams: Sequence[np.ndarray], ax: plt.Axes, title: str = "") -> plt.Axes:
+    """Diagrams of one image, one (k, 2) array per homology dimension (H0, H1, ...), with persim."""
+    persim.plot_diagrams(list(diagrams), ax=ax, show=False, legend=True)
+    ax.set_title(title)
+    return ax
+
+
+def curves(sample_values: np.ndarray, values: np.ndarray, ax: plt.Axes, labels: Sequence[str],
+           ylabel: str, title: str = "") -> plt.Axes:
+    """Curves (D, L) against their filtration values (L,), one line per row (e.g. H0, H1)."""
+    for row, label in zip(values, labels):
+        ax.plot(sample_values, row, label=label)
+    ax.set_xlabel("filtration value (pixel intensity)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def metric_by_model(results: pd.DataFrame, metric: str, ax: plt.Axes, order: Sequence[str]) -> plt.Axes:
+    """One point per seed and the mean with a 95% interval, per model."""
+    sns.stripplot(data=results, x="model", y=metric, order=order, ax=ax, alpha=0.5, color="0.4")
+    sns.pointplot(data=results, x="model", y=metric, order=order, ax=ax, errorbar=("ci", 95),
+                  linestyle="none", color="C3", markers="D")
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def learning_curve(results: pd.DataFrame, metric: str, ax: plt.Axes) -> plt.Axes:
+    """``metric`` against training-set size (log scale), one line per model, 95% intervals over seeds."""
+    sns.lineplot(data=results, x="n_train", y=metric, hue="model", style="model", markers=True,
+                 dashes=False, errorbar=("ci", 95), ax=ax)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images")
+    return ax

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from helpers import fusion
+from helpers.cache import ArtifactCache
+from helpers.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def data():
+    return fusion.prepare("transients", n_train=120, n_test=60, seed=0, n_jobs=1, progress=False)
+
+
+def test_prepare_splits_and_fits_features_on_the_training_part_only(data):
+    assert {len(data.labels[s]) for s in fusion.SPLITS} == {96, 24, 60}
+    assert data.features["train"]["betti_curves"].shape == (96, 2, 100)
+    assert data.features["test"]["persistence_images"].shape == (60, 2, 28, 28)
+    assert data.test_masks.shape == (60, 38, 38)
+    train_curves = data.features["train"]["betti_curves"]
+    # standardised per homology dimension on the training part: mean 0, variance 1 per channel
+    assert np.allclose(train_curves.mean(axis=(0, 2)), 0, atol=1e-4)
+    assert np.allclose(train_curves.std(axis=(0, 2)), 1, atol=1e-3)
+    low, high = data.featuriser.filtration_range
+    assert data.featuriser.sample_values[0] == low and data.featuriser.sample_values[-1] == high
+
+
+def test_models_are_trained_once_and_then_loaded_from_the_cache(data, tmp_path):
+    cache = ArtifactCache("smoke", root=tmp_path)
+    config = TrainConfig(max_epochs=1, batch_size=32)
+    first = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config, cache, progress=False)
+    second = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config, cache, progress=False)
+    assert (cache.misses, cache.hits) == (4, 4)
+    assert first[["model", "seed", "accuracy", "roc_auc"]].equals(second[["model", "seed", "accuracy", "roc_auc"]])
+    comparison = fusion.compare(first, "cnn_bc", "cnn")
+    assert comparison.n_pairs == 2
+    with pytest.raises(ValueError, match="wide_cnn"):
+        fusion.compare(first, "cnn_bc", "wide_cnn")
+
+
+def test_wide_control_has_the_fusion_model_parameter_count(data):
+    from helpers.models import count_parameters
+    wide = count_parameters(fusion.new_model(data, "wide_cnn"))
+    bc = count_parameters(fusion.new_model(data, "cnn_bc"))
+    assert abs(wide - bc) / bc < 0.02
