@@ -33,7 +33,7 @@ book: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q
 	$(BIN)/python -m helpers.book prepare --profile smoke --out _build/nbval
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider _build/nbval -q
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider _build/nbval -q
 	$(BIN)/python -m helpers.book run --profile smoke
 	$(BIN)/python -m helpers.book build --profile smoke
 

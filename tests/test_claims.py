@@ -49,3 +49,10 @@ def test_bad_inputs_are_named():
         c.Claim("01", "n", "p", "o", "maybe")
     with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
         c.paired_comparison(np.ones(3), np.ones(2))
+
+
+def test_gain_that_shrinks_with_data():
+    big_gain = c.paired_comparison(np.array([0.80, 0.82, 0.81, 0.83]), np.array([0.70, 0.71, 0.70, 0.72]))
+    small_gain = c.paired_comparison(np.array([0.95, 0.96, 0.95, 0.96]), np.array([0.95, 0.95, 0.94, 0.96]))
+    assert c.verdict_gain_shrinks(big_gain, small_gain) == c.REPRODUCED
+    assert c.verdict_gain_shrinks(small_gain, big_gain) == c.NOT_REPRODUCED

@@ -26,7 +26,7 @@ def test_prepare_splits_and_fits_features_on_the_training_part_only(data):
 
 def test_models_are_trained_once_and_then_loaded_from_the_cache(data, tmp_path):
     cache = ArtifactCache("smoke", root=tmp_path)
-    config = TrainConfig(max_epochs=1, batch_size=32)
+    config = TrainConfig(max_steps=3, eval_every=3)
     first = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config, cache, progress=False)
     second = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config, cache, progress=False)
     assert (cache.misses, cache.hits) == (4, 4)

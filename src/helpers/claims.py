@@ -1,7 +1,8 @@
 """Claims for the scorecard: what a paper says, what our run measured, and a computed verdict.
 
 A chapter records its claims with :class:`ClaimBook` and saves them as JSON into the run folder
-(``$TOPOCNN_RUN_DIR``, set by the runner; default ``<root>/_build/run``). The runner collects every
+(``$TOPOCNN_RUN_DIR``, set by the runner; default ``<root>/_build/run/interactive`` for a
+notebook run by hand). The runner collects every
 chapter's file into the scorecard page. Verdicts are computed from the numbers by the functions
 below, never typed by hand.
 """
@@ -43,8 +44,8 @@ class Claim:
 
 
 def run_dir() -> Path:
-    """Folder of the current run's records: ``$TOPOCNN_RUN_DIR`` or ``<root>/_build/run``."""
-    return Path(os.environ.get(RUN_DIR_ENV) or project_root() / "_build" / "run")
+    """Folder of the current run's records: ``$TOPOCNN_RUN_DIR`` or ``<root>/_build/run/interactive``."""
+    return Path(os.environ.get(RUN_DIR_ENV) or project_root() / "_build" / "run" / "interactive")
 
 
 class ClaimBook:
@@ -129,3 +130,12 @@ def verdict_greater(comparison: PairedComparison, alpha: float = 0.05) -> str:
     if comparison.t_pvalue < alpha:
         return REPRODUCED
     return INCONCLUSIVE
+
+
+def verdict_gain_shrinks(small_data: PairedComparison, large_data: PairedComparison, alpha: float = 0.05) -> str:
+    """Claim "a helps most when data are scarce", from a-minus-b comparisons at the smallest and
+    the largest training-set size: reproduced when the gain with little data is larger than with
+    much data and significantly positive; not reproduced when it is not larger; else inconclusive."""
+    if small_data.mean_difference <= large_data.mean_difference:
+        return NOT_REPRODUCED
+    return verdict_greater(small_data, alpha)

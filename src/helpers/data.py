@@ -342,6 +342,16 @@ def _mnist_folder() -> tuple[Path, str]:
     return folder, f"from offline copy {folder}"
 
 
+_NOTICES_GIVEN: set[str] = set()
+
+
+def _notify_once(message: str) -> None:
+    """Print ``message`` the first time it comes up in this process."""
+    if message not in _NOTICES_GIVEN:
+        _NOTICES_GIVEN.add(message)
+        print(message)
+
+
 def _load_mnist(split: str, n: int | None, seed: int) -> Dataset:
     """MNIST: the official split, or the official test set split 80/20 when only it is there."""
     folder, copy = _mnist_folder()
@@ -355,8 +365,8 @@ def _load_mnist(split: str, n: int | None, seed: int) -> Dataset:
         source = (f"MNIST official test set {copy} ({len(all_labels):,} images), split "
                   f"stratified 80/20 with seed {FIXED_SPLIT_SEED}: this is the {split} part "
                   f"({len(keep):,})")
-        print(f"mnist: only the official test set is in {folder}; using it split stratified "
-              f"80/20 (seed {FIXED_SPLIT_SEED}) into train and test")
+        _notify_once(f"mnist: only the official test set is in {folder}; using it split stratified "
+                     f"80/20 (seed {FIXED_SPLIT_SEED}) into train and test")
     dataset = Dataset("mnist", split, _to_float_images(images), labels,
                       tuple(str(d) for d in range(10)), None, source)
     return _subsample(dataset, n, seed)

@@ -9,6 +9,7 @@ three vectorisations fitted on the training part only. ``train_models`` trains e
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,12 +117,16 @@ def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fracti
                       labels, features, raw, featuriser, test_set.masks, seconds, scalers)
 
 
+@functools.lru_cache(maxsize=32)
+def _wide_width(image_shape: tuple[int, int, int], curve_shape: tuple[int, int], n_classes: int) -> float:
+    target = count_parameters(build_model("cnn_bc", image_shape=image_shape, topo_shape=curve_shape,
+                                          n_classes=n_classes))
+    return matching_width(target, image_shape=image_shape, n_classes=n_classes)
+
+
 def wide_width(data: FusionData) -> float:
     """Width of the wide-CNN control: the plain CNN widened to CNN-BC's parameter count."""
-    target = count_parameters(build_model("cnn_bc", image_shape=data.image_shape,
-                                          topo_shape=data.topo_shape("cnn_bc"),
-                                          n_classes=len(data.class_names)))
-    return matching_width(target, image_shape=data.image_shape, n_classes=len(data.class_names))
+    return _wide_width(data.image_shape, data.topo_shape("cnn_bc"), len(data.class_names))
 
 
 def new_model(data: FusionData, kind: str) -> FusionNet:
@@ -156,7 +161,7 @@ def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainCon
 def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
                  cache: ArtifactCache, device: str = "auto", progress: bool = True) -> pd.DataFrame:
     """Train (or load) every model kind with every seed; one row of test metrics per run with
-    columns dataset, n_train, model, seed, parameters, epochs, seconds and the metrics of
+    columns dataset, n_train, model, seed, parameters, best_step, seconds and the metrics of
     :func:`helpers.train.classification_metrics`."""
     rows = []
     runs = [(kind, seed) for seed in seeds for kind in kinds]
@@ -165,7 +170,7 @@ def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_con
         probabilities = predict_proba(model, data.examples("test", kind), device="cpu")
         rows.append({"dataset": data.config["dataset"], "n_train": len(data.labels["train"]),
                      "model": kind, "seed": seed, "parameters": count_parameters(model),
-                     "epochs": history.best_epoch + 1, "seconds": history.seconds,
+                     "best_step": history.best_step, "seconds": history.seconds,
                      **classification_metrics(data.labels["test"], probabilities)})
     return pd.DataFrame(rows)
 

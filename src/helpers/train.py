@@ -1,7 +1,7 @@
 """One training loop for every model of the book, plus prediction and metrics.
 
 Seeded and device-aware (CUDA or MPS when present, else CPU); Adam with early stopping on a
-validation split, restoring the best weights; a progress bar over epochs.
+validation split, restoring the best weights; a progress bar over steps.
 """
 
 from __future__ import annotations
@@ -42,23 +42,32 @@ class Examples:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings (P1: Adam 1e-3, batch 32, up to 20 epochs, early stopping)."""
+    """Optimisation settings. P1 used Adam 1e-3, batch 32, up to 20 epochs with early stopping.
 
-    max_epochs: int = 20
+    The budget is counted in optimisation steps rather than epochs, so that networks trained on
+    100 or on 10,000 images get the same number of updates: training runs for at most
+    ``max_steps`` batches (reshuffling at every pass over the data), checks the validation loss
+    every ``eval_every`` steps, and stops after ``patience`` checks without improvement.
+    """
+
+    max_steps: int = 200
     batch_size: int = 32
     learning_rate: float = 1e-3
+    eval_every: int = 25
     patience: int = 3
     seed: int = 0
 
 
 @dataclass
 class History:
-    """Per-epoch losses (mean cross-entropy) and validation accuracy; the epoch kept."""
+    """Validation checks: the step of each, the mean training loss since the previous check,
+    the validation loss (mean cross-entropy) and accuracy; the step whose weights were kept."""
 
+    steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
-    best_epoch: int = 0
+    best_step: int = 0
     seconds: float = 0.0
 
 
@@ -93,41 +102,56 @@ def _evaluate_loss(model: nn.Module, examples: Examples, device: torch.device) -
     return total_loss / len(examples), correct / len(examples)
 
 
+def _shuffled_batches(examples: Examples, batch_size: int, device: torch.device, rng: np.random.Generator):
+    """Batches forever, reshuffled at every pass over ``examples``."""
+    while True:
+        yield from _batches(examples, batch_size, device, rng.permutation(len(examples)))
+
+
 def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = TrainConfig(),
         device: str = "auto", progress: bool = True) -> History:
-    """Train ``model`` in place with Adam and early stopping on ``val`` loss.
+    """Train ``model`` in place with Adam and early stopping on the ``val`` loss.
 
-    Stops after ``config.patience`` epochs without improvement of the validation loss and
-    restores the weights of the best epoch. ``config.seed`` fixes the batch order and dropout:
+    Runs at most ``config.max_steps`` steps, checks the validation loss every
+    ``config.eval_every`` steps, stops after ``config.patience`` checks without improvement, and
+    restores the weights of the best check. ``config.seed`` fixes the batch order and dropout:
     with the same initial weights the result is the same on a given device.
     """
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     target = pick_device(device)
     model.to(target)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    history, best_state, best_loss = History(), None, float("inf")
-    start = time.perf_counter()
-    epochs = tqdm(range(config.max_epochs), desc="epochs", leave=False, disable=not progress)
-    for epoch in epochs:
-        model.train()
-        running = 0.0
-        for images, topo, labels in _batches(train, config.batch_size, target, rng.permutation(len(train))):
-            optimiser.zero_grad()
-            loss = nn.functional.cross_entropy(model(images, topo), labels)
-            loss.backward()
-            optimiser.step()
-            running += loss.item() * len(labels)
+    history, best_state, best_loss = History(), copy.deepcopy(model.state_dict()), float("inf")
+    batches = _shuffled_batches(train, config.batch_size, target, np.random.default_rng(config.seed))
+    start, running, seen, checks_without_gain = time.perf_counter(), 0.0, 0, 0
+    bar = tqdm(total=config.max_steps, desc="steps", leave=False, disable=not progress)
+    model.train()
+    for step in range(1, config.max_steps + 1):
+        images, topo, labels = next(batches)
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(model(images, topo), labels)
+        loss.backward()
+        optimiser.step()
+        running, seen = running + loss.item() * len(labels), seen + len(labels)
+        bar.update()
+        if step % config.eval_every and step != config.max_steps:
+            continue
         val_loss, val_accuracy = _evaluate_loss(model, val, target)
-        history.train_loss.append(running / len(train))
+        model.train()
+        history.steps.append(step)
+        history.train_loss.append(running / seen)
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_accuracy)
-        epochs.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_accuracy:.3f}")
+        running, seen = 0.0, 0
+        bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_accuracy:.3f}")
         if val_loss < best_loss:
-            best_loss, history.best_epoch = val_loss, epoch
+            best_loss, history.best_step, checks_without_gain = val_loss, step, 0
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - history.best_epoch >= config.patience:
-            break
+        else:
+            checks_without_gain += 1
+            if checks_without_gain >= config.patience:
+                break
+    bar.close()
     model.load_state_dict(best_state)
     history.seconds = time.perf_counter() - start
     return history

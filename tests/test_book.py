@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from helpers import book
+from helpers.claims import Claim
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    for name in ("01_alpha", "02_beta"):
+        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "smoke.yaml").write_text("01_alpha:\n  n: 3\n")
+    return tmp_path
+
+
+def test_chapters_are_selected_by_number_or_name(project):
+    assert [p.stem for p in book.select_chapters("all", project)] == ["01_alpha", "02_beta"]
+    assert [p.stem for p in book.select_chapters("02", project)] == ["02_beta"]
+    assert [p.stem for p in book.select_chapters("01_alpha,02", project)] == ["01_alpha", "02_beta"]
+    with pytest.raises(ValueError, match="'07'.*01_alpha"):
+        book.select_chapters("07", project)
+
+
+def test_profile_parameters_always_carry_the_profile(project):
+    assert book.profile_parameters("smoke", "01_alpha", project) == {"n": 3, "profile": "smoke"}
+    assert book.profile_parameters("smoke", "02_beta", project) == {"profile": "smoke"}
+    with pytest.raises(ValueError, match="'huge'"):
+        book.profile_parameters("huge", "01_alpha", project)
+    with pytest.raises(FileNotFoundError, match="full.yaml"):
+        book.profile_parameters("full", "01_alpha", project)
+
+
+def test_scorecard_counts_verdicts_and_escapes_cells():
+    claims = [Claim("01", "a | b", "1", "2", "reproduced"), Claim("01", "c", "1", "0", "not reproduced")]
+    text = book.scorecard_markdown(claims, "smoke")
+    assert "2 claims, 1 not reproduced, 1 reproduced" in text
+    assert "a \\| b" in text
+
+
+def test_staging_refuses_a_chapter_that_was_not_run(project):
+    folder = book.run_folder("smoke", project)
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"chapters": {}}))
+    for name in book.STAGED:
+        (project / name).mkdir() if name == "book" else (project / name).write_text("")
+    with pytest.raises(FileNotFoundError, match="01_alpha has not been run"):
+        book.stage("smoke", project)
+
+
+def test_staging_without_a_run_says_what_to_do(project):
+    with pytest.raises(FileNotFoundError, match="helpers.book run --profile smoke"):
+        book.stage("smoke", project)
