@@ -42,3 +42,15 @@ def test_wide_control_has_the_fusion_model_parameter_count(data):
     wide = count_parameters(fusion.new_model(data, "wide_cnn"))
     bc = count_parameters(fusion.new_model(data, "cnn_bc"))
     assert abs(wide - bc) / bc < 0.02
+
+
+def test_a_cached_model_reproduces_its_stored_test_probabilities(data, tmp_path):
+    from helpers.train import predict_proba
+    cache = ArtifactCache("smoke", root=tmp_path)
+    config = TrainConfig(max_steps=3, eval_every=3)
+    results = fusion.train_models(data, ["cnn_bc"], [0], config, cache, progress=False)
+    model, history = fusion.trained_model(data, "cnn_bc", 0, config, cache)
+    assert cache.hits == 1 and history.best_step == 3
+    probabilities = predict_proba(model, data.examples("test", "cnn_bc"))
+    accuracy = (probabilities.argmax(1) == data.labels["test"]).mean()
+    assert accuracy == results.loc[0, "accuracy"]

@@ -26,7 +26,7 @@ from .cache import ArtifactCache
 from .claims import PairedComparison, paired_comparison
 from .models import TOPO_INPUT, FusionNet, build_model, count_parameters, matching_width
 from .topology import TopologicalFeatures, split_features
-from .train import Examples, TrainConfig, classification_metrics, fit, predict_proba
+from .train import Examples, History, TrainConfig, classification_metrics, fit, predict_proba
 
 SPLITS = ("train", "val", "test")
 
@@ -139,20 +139,29 @@ def new_model(data: FusionData, kind: str) -> FusionNet:
 
 
 def _train_one(data: FusionData, kind: str, train_config: TrainConfig, device: str) -> dict[str, Any]:
+    """Train one model; the artifact keeps its weights, history, parameter count and test
+    probabilities, so that a warm rerun needs no forward pass."""
     torch.manual_seed(train_config.seed)  # the seed decides the initial weights too
     model = new_model(data, kind)
     history = fit(model, data.examples("train", kind), data.examples("val", kind), train_config,
                   device=device, progress=False)
-    return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history}
+    return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
+            "parameters": count_parameters(model),
+            "test_probabilities": predict_proba(model, data.examples("test", kind), device=device)}
+
+
+def _artifact(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
+              device: str) -> dict[str, Any]:
+    config = {"data": data.config, "model": kind, "train": {**vars(train_config), "seed": seed}}
+    seeded = TrainConfig(**{**vars(train_config), "seed": seed})
+    return cache.get_or_compute("fusion-model", config, lambda: _train_one(data, kind, seeded, device))
 
 
 def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
-                  device: str = "auto") -> tuple[FusionNet, Any]:
+                  device: str = "auto") -> tuple[FusionNet, History]:
     """The model of ``kind`` trained on ``data`` with ``seed``: from the cache, or trained and
     cached. Returns the model (evaluation mode, CPU) and its training history."""
-    config = {"data": data.config, "model": kind, "train": {**vars(train_config), "seed": seed}}
-    seeded = TrainConfig(**{**vars(train_config), "seed": seed})
-    artifact = cache.get_or_compute("fusion-model", config, lambda: _train_one(data, kind, seeded, device))
+    artifact = _artifact(data, kind, seed, train_config, cache, device)
     model = new_model(data, kind)
     model.load_state_dict(artifact["state_dict"])
     return model.eval(), artifact["history"]
@@ -166,12 +175,12 @@ def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_con
     rows = []
     runs = [(kind, seed) for seed in seeds for kind in kinds]
     for kind, seed in tqdm(runs, desc=f"{data.config['dataset']} models", disable=not progress):
-        model, history = trained_model(data, kind, seed, train_config, cache, device)
-        probabilities = predict_proba(model, data.examples("test", kind), device="cpu")
+        artifact = _artifact(data, kind, seed, train_config, cache, device)
+        history = artifact["history"]
         rows.append({"dataset": data.config["dataset"], "n_train": len(data.labels["train"]),
-                     "model": kind, "seed": seed, "parameters": count_parameters(model),
+                     "model": kind, "seed": seed, "parameters": artifact["parameters"],
                      "best_step": history.best_step, "seconds": history.seconds,
-                     **classification_metrics(data.labels["test"], probabilities)})
+                     **classification_metrics(data.labels["test"], artifact["test_probabilities"])})
     return pd.DataFrame(rows)
 
 
