@@ -56,3 +56,11 @@ def test_gain_that_shrinks_with_data():
     small_gain = c.paired_comparison(np.array([0.95, 0.96, 0.95, 0.96]), np.array([0.95, 0.95, 0.94, 0.96]))
     assert c.verdict_gain_shrinks(big_gain, small_gain) == c.REPRODUCED
     assert c.verdict_gain_shrinks(small_gain, big_gain) == c.NOT_REPRODUCED
+
+
+def test_a_claim_of_several_parts_needs_every_part():
+    assert c.verdict_all([c.REPRODUCED, c.REPRODUCED]) == c.REPRODUCED
+    assert c.verdict_all([c.REPRODUCED, c.INCONCLUSIVE]) == c.INCONCLUSIVE
+    assert c.verdict_all([c.INCONCLUSIVE, c.NOT_REPRODUCED]) == c.NOT_REPRODUCED
+    with pytest.raises(ValueError):
+        c.verdict_all([])

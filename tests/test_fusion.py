@@ -54,3 +54,9 @@ def test_a_cached_model_reproduces_its_stored_test_probabilities(data, tmp_path)
     probabilities = predict_proba(model, data.examples("test", "cnn_bc"))
     accuracy = (probabilities.argmax(1) == data.labels["test"]).mean()
     assert accuracy == results.loc[0, "accuracy"]
+
+
+def test_featurise_reproduces_the_prepared_test_features(data):
+    features = fusion.featurise(data, data.images["test"], n_jobs=1)
+    for kind, values in features.items():
+        assert np.allclose(values, data.features["test"][kind], atol=1e-5), kind

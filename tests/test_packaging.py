@@ -53,11 +53,16 @@ def test_notebook_is_stripped_and_parameterised(path):
         "the first cell installs the helpers on Colab"
 
 
-def parameter_names(path: Path) -> set[str]:
+def parameter_defaults(path: Path) -> dict[str, object]:
+    """The names and literal values assigned in a notebook's parameters cell."""
     notebook = nbformat.read(path, as_version=4)
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-    return {target.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
-            for target in node.targets}
+    return {target.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
+            if isinstance(node, ast.Assign) for target in node.targets}
+
+
+def parameter_names(path: Path) -> set[str]:
+    return set(parameter_defaults(path))
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -84,3 +89,21 @@ def test_table_of_contents_lists_every_chapter():
 def test_ci_calls_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert "make test" in (ROOT / "README.md").read_text()
+
+
+# Chapter 2 explains chapter 1's cached networks: it finds them only if the settings that
+# identify them (data and training) agree in every profile.
+SHARED_WITH_CHAPTER_1 = ("seeds", "main_dataset", "real_fraction", "n_train", "n_test", "n_bins", "max_steps",
+                         "batch_size", "eval_every", "patience")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_chapter_2_asks_for_the_networks_chapter_1_trains(profile):
+    first, second = (ROOT / "notebooks" / f"{name}.ipynb" for name in ("01_fusion_training", "02_gradcam_comparison"))
+    if not second.exists():
+        pytest.skip("chapter 2 not present")
+    def effective(path):
+        return {**parameter_defaults(path), **profile_parameters(profile, path.stem, ROOT)}
+    one, two = effective(first), effective(second)
+    for name in SHARED_WITH_CHAPTER_1:
+        assert one[name] == two[name], f"{profile}: {name} is {one[name]!r} in chapter 1 but {two[name]!r} in chapter 2"

@@ -111,3 +111,37 @@ def test_ten_thousand_images_are_fast():
     start = time.perf_counter()
     simulate(10_000, seed=0)
     assert time.perf_counter() - start < 10.0
+
+
+def test_artefact_distractor_is_a_bright_blob_away_from_the_object():
+    from helpers.transients import DISTRACTOR_MIN_DISTANCE, add_distractor
+
+    cutouts = simulate(50, seed=3, real_fraction=0.5)
+    images, masks = add_distractor(cutouts.images, "artefact", seed=1)
+    assert images.shape == cutouts.images.shape and images.dtype == np.float32
+    assert images.min() == 0.0 and images.max() == 1.0
+    assert masks.any(axis=(1, 2)).all()
+    rows, cols = np.nonzero(masks[0])
+    centre = (masks.shape[1] - 1) / 2
+    assert np.hypot(rows.mean() - centre, cols.mean() - centre) >= DISTRACTOR_MIN_DISTANCE - 1
+    brightest = images.reshape(50, -1).argmax(1)
+    assert masks.reshape(50, -1)[np.arange(50), brightest].mean() > 0.8  # the blob dominates
+
+
+@pytest.mark.parametrize("kind", ["texture", "noise"])
+def test_global_distractors_change_the_background_and_cover_the_image(kind):
+    from helpers.transients import add_distractor
+
+    cutouts = simulate(20, seed=4)
+    images, masks = add_distractor(cutouts.images, kind, seed=0)
+    assert masks.all()
+    assert np.abs(images - cutouts.images).mean() > 0.02
+    again, _ = add_distractor(cutouts.images, kind, seed=0)
+    assert np.array_equal(images, again)
+
+
+def test_unknown_distractor_is_named():
+    from helpers.transients import add_distractor
+
+    with pytest.raises(ValueError, match="'smoke'.*texture"):
+        add_distractor(np.zeros((1, 38, 38)), "smoke")

@@ -230,9 +230,10 @@ def scorecard_markdown(claims: list[Claim], profile: str) -> str:
         return f"No chapter has recorded claims yet under the `{profile}` profile.\n"
     counts = {v: sum(c.verdict == v for c in claims) for v in sorted({c.verdict for c in claims})}
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
-    rows = [[c.chapter, c.name, c.paper_value, c.our_value, f"**{c.verdict}**", c.note] for c in claims]
-    table = _markdown_table(["chapter", "claim", "paper", "this book", "verdict", "note"], rows)
-    return f"Profile `{profile}`: {len(claims)} claims, {summary}.\n\n{table}"
+    rows = [[f"{{doc}}`{int(c.chapter[:2])} <../notebooks/{c.chapter}>`", c.name, c.paper_value, c.our_value,
+             f"**{c.verdict}**", c.note] for c in claims]
+    table = _markdown_table(["ch.", "claim", "paper", "this book", "verdict", "note"], rows)
+    return f"Profile `{profile}`: {len(claims)} claims, {summary}.\n\n:::{{div}} full-width\n{table}:::\n"
 
 
 def reproducibility_markdown(record: dict[str, Any]) -> str:

@@ -88,10 +88,12 @@ class PairedComparison:
     t_pvalue: float
     wilcoxon_pvalue: float
 
-    def describe(self, scale: float = 100.0, unit: str = " pp") -> str:
+    def describe(self, scale: float = 100.0, unit: str = " pp", digits: int = 2, pairs: str = "seeds") -> str:
+        """E.g. ``+1.50 pp ± 0.55 (n=5 seeds, paired t p=0.003, Wilcoxon p=0.06)``: the mean
+        difference times ``scale`` with ``unit``, its standard deviation, and the tests."""
         return (
-            f"{self.mean_difference * scale:+.2f}{unit} ± {self.std_difference * scale:.2f} "
-            f"(n={self.n_pairs} seeds, paired t p={self.t_pvalue:.3g}, Wilcoxon p={self.wilcoxon_pvalue:.3g})"
+            f"{self.mean_difference * scale:+.{digits}f}{unit} ± {self.std_difference * scale:.{digits}f} "
+            f"(n={self.n_pairs} {pairs}, paired t p={self.t_pvalue:.3g}, Wilcoxon p={self.wilcoxon_pvalue:.3g})"
         )
 
 
@@ -139,3 +141,15 @@ def verdict_gain_shrinks(small_data: PairedComparison, large_data: PairedCompari
     if small_data.mean_difference <= large_data.mean_difference:
         return NOT_REPRODUCED
     return verdict_greater(small_data, alpha)
+
+
+def verdict_all(verdicts: list[str]) -> str:
+    """A claim made of several parts (e.g. "at every threshold"): reproduced when every part is,
+    not reproduced when any part is not, otherwise inconclusive."""
+    if not verdicts:
+        raise ValueError("verdict_all needs at least one verdict")
+    if all(v == REPRODUCED for v in verdicts):
+        return REPRODUCED
+    if any(v == NOT_REPRODUCED for v in verdicts):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE

@@ -21,7 +21,7 @@ all-zero one) becomes 0 everywhere, since it singles out no region.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import gudhi
@@ -115,7 +115,7 @@ def predict_targets(model: nn.Module, images: np.ndarray | torch.Tensor | None,
     with _evaluating(model), torch.no_grad():
         for rows in _batches(n_items, batch_size):
             predictions.append(model(_part(images_t, rows), _part(topo_t, rows)).argmax(dim=1))
-    return torch.cat(predictions).cpu().numpy().astype(np.int64) if predictions else np.zeros(0, np.int64)
+    return torch.cat(predictions).cpu().numpy()
 
 
 def _normalise_maps(maps: torch.Tensor) -> np.ndarray:
@@ -127,8 +127,8 @@ def _normalise_maps(maps: torch.Tensor) -> np.ndarray:
     return scaled.reshape(maps.shape)
 
 
-def _layer_grad_cam(forward, layer: nn.Module, inputs: torch.Tensor, other: torch.Tensor | None,
-                    targets: torch.Tensor, batch_size: int) -> np.ndarray:
+def _layer_grad_cam(forward: Callable[..., torch.Tensor], layer: nn.Module, inputs: torch.Tensor,
+                    other: torch.Tensor | None, targets: torch.Tensor, batch_size: int) -> np.ndarray:
     """Grad-CAM of ``layer`` for ``forward(inputs, other)``, upsampled to the input's size.
 
     ``inputs`` (N, C, *S) is the tensor whose spatial shape ``S`` (H, W) or (L,) the maps are
@@ -176,7 +176,8 @@ def grad_cam(model: nn.Module, images: np.ndarray | torch.Tensor, topo: np.ndarr
         images: (N, C, H, W) float in [0, 1].
         topo: (N, D, L) Betti curves for fusion models, ``None`` for image-only models.
         targets: (N,) class indices to explain (predicted or true labels).
-        layer: the convolution to explain; default ``model.image_branch.conv4`` (P1's choice).
+        layer: the layer to explain; default ``model.image_branch.relu4``, the 4th convolution's
+            activated output (P1's choice).
         batch_size: items per pass.
 
     Returns:
@@ -190,7 +191,7 @@ def grad_cam(model: nn.Module, images: np.ndarray | torch.Tensor, topo: np.ndarr
         if getattr(model, "image_branch", None) is None:
             raise ValueError("this model has no image branch (model.image_branch is None): "
                              "pass the layer to explain, or use grad_cam_1d for its curve branch")
-        layer = model.image_branch.conv4
+        layer = model.image_branch.relu4
     device = _model_device(model)
     images_t, topo_t = _as_tensor(images, device), _as_tensor(topo, device)
     _check_same_length("topo", topo_t, len(images_t), "images")
@@ -243,6 +244,8 @@ def grad_cam_1d(model: nn.Module, images: np.ndarray | torch.Tensor | None,
     _check_same_length("images", images_t, len(topo_t), "topo")
     targets_t = _targets_tensor(targets, len(topo_t), device)
 
+    # captum takes the curves as its input tensor and the images (possibly None) as an extra
+    # argument, so models without an image branch work too
     def curves_first(curves: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
         return model(image, curves)
 

@@ -25,7 +25,7 @@ from . import data as datasets
 from .cache import ArtifactCache
 from .claims import PairedComparison, paired_comparison
 from .models import TOPO_INPUT, FusionNet, build_model, count_parameters, matching_width
-from .topology import TopologicalFeatures, split_features
+from .topology import TopologicalFeatures, cubical_diagrams, split_features
 from .train import Examples, History, TrainConfig, classification_metrics, fit, predict_proba
 
 SPLITS = ("train", "val", "test")
@@ -60,13 +60,25 @@ class FusionData:
 
     def examples(self, split: str, model_kind: str) -> Examples:
         """Inputs of ``model_kind`` on ``split`` (the topological input it needs, if any)."""
-        kind = TOPO_INPUT[model_kind]
-        topo = None if kind is None else self.features[split][kind]
-        return Examples(self.images[split], topo, self.labels[split])
+        return examples_for(model_kind, self.images[split], self.features[split], self.labels[split])
 
     def topo_shape(self, model_kind: str) -> tuple[int, ...] | None:
         kind = TOPO_INPUT[model_kind]
         return None if kind is None else tuple(self.features["train"][kind].shape[1:])
+
+
+def examples_for(model_kind: str, images: np.ndarray, features: dict[str, np.ndarray],
+                 labels: np.ndarray) -> Examples:
+    """Inputs of ``model_kind``: the images and, if it has a topological branch, its features."""
+    kind = TOPO_INPUT[model_kind]
+    return Examples(images, None if kind is None else features[kind], labels)
+
+
+def _scale_channels(scaler: StandardScaler, values: np.ndarray) -> np.ndarray:
+    """Apply a per-channel ``scaler`` to features (N, D, ...): channel axis 1."""
+    moved = np.moveaxis(values, 1, -1)
+    flat = scaler.transform(moved.reshape(-1, moved.shape[-1])).reshape(moved.shape)
+    return np.moveaxis(flat, -1, 1).astype(np.float32)
 
 
 def _standardise(features: dict[str, dict[str, np.ndarray]]) -> tuple[dict, dict[str, StandardScaler]]:
@@ -74,17 +86,21 @@ def _standardise(features: dict[str, dict[str, np.ndarray]]) -> tuple[dict, dict
 
     Scaling a whole channel (not each bin) keeps the shape of a curve, so the 1-D branch and its
     Grad-CAM see the curve as it is."""
-    scaled: dict[str, dict[str, np.ndarray]] = {split: {} for split in features}
     scalers = {}
     for kind, train_values in features["train"].items():
         channels = train_values.shape[1]
-        scaler = StandardScaler().fit(np.moveaxis(train_values, 1, -1).reshape(-1, channels))
-        scalers[kind] = scaler
-        for split in features:
-            values = np.moveaxis(features[split][kind], 1, -1)
-            flat = scaler.transform(values.reshape(-1, channels)).reshape(values.shape)
-            scaled[split][kind] = np.moveaxis(flat, -1, 1).astype(np.float32)
+        scalers[kind] = StandardScaler().fit(np.moveaxis(train_values, 1, -1).reshape(-1, channels))
+    scaled = {split: {kind: _scale_channels(scalers[kind], values) for kind, values in by_kind.items()}
+              for split, by_kind in features.items()}
     return scaled, scalers
+
+
+def featurise(data: "FusionData", images: np.ndarray, n_jobs: int = -1) -> dict[str, np.ndarray]:
+    """Standardised topological features of new images (N, 1, H, W) in [0, 1], with the
+    featuriser and scalers fitted on ``data``'s training split (e.g. for perturbed test images)."""
+    diagrams = cubical_diagrams(images[:, 0], data.featuriser.homology_dims, n_jobs, progress=False)
+    raw = data.featuriser.transform(diagrams, list(data.scalers))
+    return {kind: _scale_channels(data.scalers[kind], values) for kind, values in raw.items()}
 
 
 def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fraction: float = 0.2,

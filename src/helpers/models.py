@@ -36,7 +36,9 @@ IMAGE_CHANNELS = (16, 32, 64, 128, 256)
 class ImageBranch(nn.Module):
     """P1's image CNN without its head: (N, C, H, W) -> (N, 256 * width).
 
-    The five convolutions are ``conv1`` ... ``conv5``; Grad-CAM uses ``conv4`` as P1 did.
+    The five convolutions are ``conv1`` ... ``conv5`` and their activations ``relu1`` ...
+    ``relu5``; P1's Grad-CAM layer, the 4th convolution with its ReLU (a Keras ``Conv2D`` with
+    ``activation="relu"``), is ``relu4``.
     """
 
     def __init__(self, in_channels: int, width: float = 1.0) -> None:
@@ -47,12 +49,13 @@ class ImageBranch(nn.Module):
         self.conv3 = nn.Conv2d(c[1], c[2], 3, padding=1)
         self.conv4 = nn.Conv2d(c[2], c[3], 3, padding=1)
         self.conv5 = nn.Conv2d(c[3], c[4], 3, padding=1)
+        self.relu1, self.relu2, self.relu3, self.relu4, self.relu5 = (nn.ReLU() for _ in range(5))
         self.out_features = c[4]
         self.body = nn.Sequential(
-            self.conv1, nn.ReLU(), self.conv2, nn.ReLU(), nn.AvgPool2d(2),
-            self.conv3, nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
-            self.conv4, nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.3),
-            self.conv5, nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            self.conv1, self.relu1, self.conv2, self.relu2, nn.AvgPool2d(2),
+            self.conv3, self.relu3, nn.MaxPool2d(2), nn.Dropout(0.3),
+            self.conv4, self.relu4, nn.MaxPool2d(2), nn.Dropout(0.3),
+            self.conv5, self.relu5, nn.AdaptiveMaxPool2d(1), nn.Flatten(),
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

@@ -76,3 +76,21 @@ def learning_curve(results: pd.DataFrame, metric: str, ax: plt.Axes) -> plt.Axes
     ax.set_xscale("log")
     ax.set_xlabel("training images")
     return ax
+
+
+def curves_with_heat_strip(sample_values: np.ndarray, values: np.ndarray, heat: np.ndarray, ax: plt.Axes,
+                           labels: Sequence[str] = ("H0", "H1"), title: str = "") -> plt.Axes:
+    """Betti curves (D, L) over their filtration values (L,), with a 1-D Grad-CAM (L,) in [0, 1]
+    drawn as a heat strip under the same axis; returns the strip's axes."""
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
+    curves(sample_values, values, ax, labels, "classes alive", title)
+    ax.set_xlabel("")
+    strip = make_axes_locatable(ax).append_axes("bottom", size="14%", pad=0.08, sharex=ax)
+    strip.imshow(heat[None, :], aspect="auto", cmap="inferno", vmin=0, vmax=1,
+                 extent=(sample_values[0], sample_values[-1], 0, 1))
+    strip.set_yticks([])
+    strip.grid(False)
+    strip.set_xlabel("filtration value (pixel intensity)")
+    ax.tick_params(labelbottom=False)
+    return strip

@@ -342,3 +342,57 @@ def minmax_scale(images: np.ndarray) -> np.ndarray:
     low = images.min(axis=(1, 2), keepdims=True)
     span = images.max(axis=(1, 2), keepdims=True) - low
     return ((images - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- distractors
+
+DISTRACTORS = ("texture", "noise", "artefact")
+DISTRACTOR_MIN_DISTANCE = 10.0
+
+
+def add_distractor(images: np.ndarray, kind: str, *, seed: int = 0, strength: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Add task-irrelevant structure to images (n, H, W) in [0, 1]; re-scale each to [0, 1].
+
+    ``kind``:
+
+    ``texture``
+        smoothed noise (as in the simulator's background) of standard deviation
+        ``0.15 * strength`` in image units;
+    ``noise``
+        white Gaussian noise of standard deviation ``0.15 * strength``;
+    ``artefact``
+        one bright Gaussian blob (width 1.5 px, peak ``strength`` times the image's maximum)
+        at least ``DISTRACTOR_MIN_DISTANCE`` px from the centre, where no labelled object is.
+
+    Returns the new images (n, H, W) float32 and the distractor masks (n, H, W) bool: the whole
+    image for ``texture`` and ``noise``, the blob's support (at least ``MASK_FRACTION`` of its
+    peak) for ``artefact``.
+    """
+    if kind not in DISTRACTORS:
+        raise ValueError(f"unknown distractor {kind!r}; expected one of {DISTRACTORS}")
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must have shape (n, H, H), got {images.shape}")
+    rng = np.random.default_rng(np.random.SeedSequence((seed, DISTRACTORS.index(kind))))
+    m, size = images.shape[0], images.shape[1]
+    if kind == "texture":
+        textured = textures(rng, m, size)
+        added = 0.15 * strength * textured / np.maximum(textured.std(axis=(1, 2), keepdims=True), 1e-12)
+        return minmax_scale(images + added), np.ones(images.shape, bool)
+    if kind == "noise":
+        return minmax_scale(images + 0.15 * strength * rng.standard_normal(images.shape)), np.ones(images.shape, bool)
+    row, col = _far_from_centre(rng, m, size)
+    blob = gaussian_profiles(row, col, np.full(m, 1.5), strength * images.max(axis=(1, 2)), size)
+    return minmax_scale(images + blob), object_masks(blob)
+
+
+def _far_from_centre(rng: np.random.Generator, m: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(m,) row and column positions at least ``DISTRACTOR_MIN_DISTANCE`` px from the centre and
+    2 px inside the border."""
+    centre = (size - 1) / 2.0
+    radius = rng.uniform(DISTRACTOR_MIN_DISTANCE, centre - 2.0, m)
+    angle = rng.uniform(0.0, 2.0 * np.pi, m)
+    row = np.clip(centre + radius * np.sin(angle), 2.0, size - 3.0)
+    col = np.clip(centre + radius * np.cos(angle), 2.0, size - 3.0)
+    return row, col

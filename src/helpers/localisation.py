@@ -1,0 +1,118 @@
+"""Chapter 2's protocol (P1): where the image branch looks, with and without a topological branch.
+
+``explain_runs`` loads chapter 1's cached models (training them through the same cached call if
+they are missing) and computes their Grad-CAM maps on a set of images; ``localisation_scores``
+turns maps into P1's IoU-versus-threshold table and the threshold-free share of attention inside
+the object; ``compare_at_thresholds`` pairs two models by seed at every threshold;
+``distractor_study`` repeats everything on images with task-irrelevant structure added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import explain, fusion
+from .cache import ArtifactCache
+from .claims import paired_comparison, verdict_greater
+from .train import TrainConfig
+from .transients import add_distractor
+
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+"""P1's Grad-CAM binarisation thresholds."""
+
+P1_MEAN_IOU = {"cnn": (0.194, 0.183, 0.166, 0.144, 0.116, 0.094),
+               "cnn_bc": (0.239, 0.251, 0.259, 0.243, 0.211, 0.179)}
+"""P1's replication (30 seeds, 100 hand-masked HAM10000 test images): mean IoU at ``THRESHOLDS``."""
+
+
+@dataclass(frozen=True)
+class Explained:
+    """One trained model (kind, seed) on a set of images: its predictions (N,) and the Grad-CAM
+    maps (N, H, W) in [0, 1] of the classes it was asked to explain."""
+
+    model: str
+    seed: int
+    predictions: np.ndarray
+    maps: np.ndarray
+
+
+def explain_runs(data: fusion.FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+                 cache: ArtifactCache, images: np.ndarray, features: dict[str, np.ndarray],
+                 labels: np.ndarray, target: str = "predicted", layer: str = "relu4",
+                 device: str = "auto", progress: bool = True) -> list[Explained]:
+    """Grad-CAM of the image branch's ``layer`` (``conv1`` ... ``conv5`` or their activations
+    ``relu1`` ... ``relu5``; P1: the 4th convolution's activated output, ``relu4``) for every
+    model kind and seed, on ``images`` (N, 1, H, W) with their standardised ``features``.
+    ``target``: ``"predicted"`` explains each model's own prediction, ``"true"`` the label."""
+    if target not in ("predicted", "true"):
+        raise ValueError(f"unknown target {target!r}; expected 'predicted' or 'true'")
+    runs = []
+    for kind, seed in tqdm([(k, s) for s in seeds for k in kinds], desc="Grad-CAM", disable=not progress):
+        model, _ = fusion.trained_model(data, kind, seed, train_config, cache, device)
+        inputs = fusion.examples_for(kind, images, features, labels)
+        predictions = explain.predict_targets(model, inputs.images, inputs.topo)
+        targets = predictions if target == "predicted" else labels
+        maps = explain.grad_cam(model, inputs.images, inputs.topo, targets,
+                                layer=getattr(model.image_branch, layer))
+        runs.append(Explained(kind, seed, predictions, maps))
+    return runs
+
+
+def localisation_scores(runs: list[Explained], masks: np.ndarray,
+                        thresholds: tuple[float, ...] = THRESHOLDS) -> pd.DataFrame:
+    """One row per (model, seed, threshold): mean IoU over images of the map binarised at the
+    threshold with the object masks (N, H, W), and the mean share of attention inside the mask
+    (``energy``, the same for every threshold of a run)."""
+    rows = []
+    for run in runs:
+        ious = explain.iou(run.maps, masks, thresholds).mean(axis=0)
+        energy = float(explain.energy_in_mask(run.maps, masks).mean())
+        rows += [{"model": run.model, "seed": run.seed, "threshold": t, "iou": float(value), "energy": energy}
+                 for t, value in zip(thresholds, ious)]
+    return pd.DataFrame(rows)
+
+
+def compare_at_thresholds(scores: pd.DataFrame, a: str, b: str, metric: str = "iou") -> pd.DataFrame:
+    """Model ``a`` against ``b`` at every threshold, paired by seed: means, the paired
+    comparison (difference and tests) and the verdict on "a > b"."""
+    rows = []
+    for threshold, group in scores.groupby("threshold"):
+        table = group.pivot_table(index="seed", columns="model", values=metric)
+        comparison = paired_comparison(table[a].to_numpy(), table[b].to_numpy())
+        rows.append({"threshold": threshold, a: table[a].mean(), b: table[b].mean(),
+                     "difference": comparison.describe(scale=1.0, unit="", digits=3),
+                     "verdict": verdict_greater(comparison), "comparison": comparison})
+    return pd.DataFrame(rows).set_index("threshold")
+
+
+def distractor_study(data: fusion.FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+                     cache: ArtifactCache, images: np.ndarray, labels: np.ndarray, masks: np.ndarray,
+                     distractors: list[str], seed: int = 0, layer: str = "relu4", device: str = "auto",
+                     n_jobs: int = -1) -> pd.DataFrame:
+    """Accuracy and attention of every model on clean images (N, 1, H, W) and on the same images
+    with each distractor of :func:`helpers.transients.add_distractor` added.
+
+    One row per (model, seed, distractor) with ``accuracy``, ``attention_on_object`` (share of the
+    Grad-CAM map inside the object mask) and ``attention_on_distractor`` (share inside the
+    distractor but outside the object; for ``"none"``, the clean images, the share outside the
+    object)."""
+    conditions = {"none": (images, np.ones(masks.shape, bool))}
+    for name in distractors:
+        perturbed, distractor_masks = add_distractor(images[:, 0], name, seed=seed)
+        conditions[name] = (perturbed[:, None], distractor_masks)
+    rows = []
+    for name, (condition_images, distractor_masks) in conditions.items():
+        features = fusion.featurise(data, condition_images, n_jobs=n_jobs)
+        runs = explain_runs(data, kinds, seeds, train_config, cache, condition_images, features, labels,
+                            layer=layer, device=device, progress=False)
+        for run in runs:
+            rows.append({"model": run.model, "seed": run.seed, "distractor": name,
+                         "accuracy": float((run.predictions == labels).mean()),
+                         "attention_on_object": float(explain.energy_in_mask(run.maps, masks).mean()),
+                         "attention_on_distractor": float(explain.energy_in_mask(
+                             run.maps, distractor_masks & ~masks).mean())})
+    return pd.DataFrame(rows)
