@@ -41,8 +41,11 @@ def image_grid(images: np.ndarray, titles: Sequence[str], masks: np.ndarray | No
 
 
 def persistence_diagram(diagrams: Sequence[np.ndarray], ax: plt.Axes, title: str = "") -> plt.Axes:
-    """Diagrams of one image, one (k, 2) array per homology dimension (H0, H1, ...), with persim."""
-    persim.plot_diagrams(list(diagrams), ax=ax, show=False, legend=True)
+    """Diagrams of one image, one (k, 2) array per homology dimension (H0, H1, ...), with persim.
+
+    persim switches matplotlib's global style while it draws; the book's style is restored after."""
+    with plt.rc_context():
+        persim.plot_diagrams(list(diagrams), ax=ax, show=False, legend=True)
     ax.set_title(title)
     return ax
 

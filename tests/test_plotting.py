@@ -1,0 +1,24 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from helpers import plotting  # noqa: E402
+
+
+def test_drawing_a_diagram_keeps_the_book_style():
+    plotting.set_style()
+    before = dict(plt.rcParams)
+    fig, ax = plt.subplots()
+    plotting.persistence_diagram([np.array([[0.0, np.inf], [0.1, 0.4]]), np.array([[0.2, 0.6]])], ax, "demo")
+    plt.close(fig)
+    changed = {k for k in before if before[k] != plt.rcParams[k] and k != "backend"}
+    assert not changed, f"rcParams changed: {sorted(changed)[:5]}"
+
+
+def test_heat_strip_is_drawn_under_the_curves():
+    fig, ax = plt.subplots()
+    strip = plotting.curves_with_heat_strip(np.linspace(0, 1, 5), np.ones((2, 5)), np.linspace(0, 1, 5), ax)
+    assert strip.get_images()[0].get_array().shape == (1, 5)
+    plt.close(fig)
