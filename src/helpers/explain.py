@@ -30,7 +30,7 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import nn
 
-from .topology import _as_image_batch, _check_count, _check_homology_dims
+from .topology import as_image_batch, check_count, check_homology_dims
 
 DEFAULT_BATCH_SIZE = 64
 """Items per Grad-CAM or prediction pass: bounds the memory of activations and gradients."""
@@ -337,8 +337,8 @@ def inverse_image_band(images: np.ndarray, heat_1d: np.ndarray, sample_values: n
     Raises:
         ValueError: for a bad ``window`` or inputs whose shapes do not match.
     """
-    window = _check_count("window", window)
-    batch = _as_image_batch(images)
+    window = check_count("window", window)
+    batch = as_image_batch(images)
     heat = np.asarray(heat_1d, dtype=np.float64)
     values = np.asarray(sample_values, dtype=np.float64)
     if heat.ndim != 2 or values.shape != heat.shape[1:] or len(heat) != len(batch):
@@ -400,9 +400,9 @@ def persistence_pair_pixels(images: np.ndarray, n_classes: int = 1,
         (N, H, W) uint8 codes: ``PAIR_BIRTH | PAIR_DEATH`` bits, 0 for other pixels (a pixel may
         carry both bits when it creates one class and kills another).
     """
-    n_classes = _check_count("n_classes", n_classes)
-    dims = _check_homology_dims(homology_dims)
-    batch = _as_image_batch(images)
+    n_classes = check_count("n_classes", n_classes)
+    dims = check_homology_dims(homology_dims)
+    batch = as_image_batch(images)
     codes = np.zeros(batch.shape, dtype=np.uint8)
     for image, code in zip(batch, codes):
         flat_code = code.reshape(-1)

@@ -46,7 +46,7 @@ per-task overhead negligible next to the persistence computation."""
 # --------------------------------------------------------------------------------------------
 
 
-def _check_homology_dims(homology_dims: Sequence[int]) -> tuple[int, ...]:
+def check_homology_dims(homology_dims: Sequence[int]) -> tuple[int, ...]:
     """Return ``homology_dims`` as a tuple after checking it is a non-empty set of 0 and/or 1."""
     dims = tuple(homology_dims)
     if not dims or len(set(dims)) != len(dims) or any(d not in CUBICAL_HOMOLOGY_DIMS for d in dims):
@@ -57,7 +57,7 @@ def _check_homology_dims(homology_dims: Sequence[int]) -> tuple[int, ...]:
     return dims
 
 
-def _as_image_batch(images: np.ndarray) -> np.ndarray:
+def as_image_batch(images: np.ndarray) -> np.ndarray:
     """Return ``images`` as a float64 array of shape ``(N, H, W)``.
 
     Accepts ``(N, H, W)`` or single-channel ``(N, 1, H, W)`` arrays (or anything ``np.asarray``
@@ -82,7 +82,7 @@ def _as_image_batch(images: np.ndarray) -> np.ndarray:
     return batch
 
 
-def _check_count(name: str, value: int, minimum: int = 1) -> int:
+def check_count(name: str, value: int, minimum: int = 1) -> int:
     """Return ``value`` as an int after checking it is an integer of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}={value!r}: expected an integer of at least {minimum}")
@@ -155,8 +155,8 @@ def cubical_diagrams(
     Raises:
         ValueError: for a badly shaped batch, non-finite pixels or an unsupported dimension.
     """
-    dims = _check_homology_dims(homology_dims)
-    batch = _as_image_batch(images)
+    dims = check_homology_dims(homology_dims)
+    batch = as_image_batch(images)
     if len(batch) == 0:
         return []
     n_workers = effective_n_jobs(n_jobs)
@@ -283,12 +283,12 @@ class TopologicalFeatures:
             raise ValueError(
                 f"image_bandwidth={image_bandwidth!r}: expected a positive number or None"
             )
-        self.homology_dims = _check_homology_dims(homology_dims)
-        self.n_bins = _check_count("n_bins", n_bins, minimum=2)
-        self.image_resolution = (_check_count("image_resolution[0]", image_resolution[0]),
-                                 _check_count("image_resolution[1]", image_resolution[1]))
+        self.homology_dims = check_homology_dims(homology_dims)
+        self.n_bins = check_count("n_bins", n_bins, minimum=2)
+        self.image_resolution = (check_count("image_resolution[0]", image_resolution[0]),
+                                 check_count("image_resolution[1]", image_resolution[1]))
         self.image_bandwidth = image_bandwidth
-        self.n_landscapes = _check_count("n_landscapes", n_landscapes)
+        self.n_landscapes = check_count("n_landscapes", n_landscapes)
         self._range: tuple[float, float] | None = None
 
     # -- fitted state -------------------------------------------------------------------------
