@@ -116,3 +116,22 @@ def distractor_study(data: fusion.FusionData, kinds: list[str], seeds: list[int]
                          "attention_on_distractor": float(explain.energy_in_mask(
                              run.maps, distractor_masks & ~masks).mean())})
     return pd.DataFrame(rows)
+
+
+def distractor_comparison(study: pd.DataFrame, a: str, b: str, distractors: list[str]) -> pd.DataFrame:
+    """For each distractor, model ``a`` against ``b`` paired by seed (rows of
+    :func:`distractor_study`): ``b``'s share of attention on the distractor minus ``a``'s, and
+    ``b``'s loss of accuracy from clean images minus ``a``'s (both positive when ``a`` copes
+    better), with the verdict on "``a`` is less distracted than ``b``"."""
+    clean = study[study.distractor == "none"].set_index(["model", "seed"]).accuracy
+    rows = []
+    for name in distractors:
+        subset = study[study.distractor == name]
+        attention = fusion.compare(subset, b, a, "attention_on_distractor")
+        drop = (clean - subset.set_index(["model", "seed"]).accuracy).rename("drop").reset_index()
+        accuracy_drop = fusion.compare(drop, b, a, "drop")
+        rows.append({"distractor": name,
+                     f"attention: {b} minus {a}": attention.describe(scale=1, unit="", digits=3),
+                     f"accuracy drop: {b} minus {a}": accuracy_drop.describe(),
+                     "verdict": verdict_greater(attention)})
+    return pd.DataFrame(rows).set_index("distractor")
