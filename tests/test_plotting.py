@@ -22,3 +22,13 @@ def test_heat_strip_is_drawn_under_the_curves():
     strip = plotting.curves_with_heat_strip(np.linspace(0, 1, 5), np.ones((2, 5)), np.linspace(0, 1, 5), ax)
     assert strip.get_images()[0].get_array().shape == (1, 5)
     plt.close(fig)
+
+
+def test_marked_pixels_shows_only_the_marks_in_colour():
+    marks = np.zeros((4, 4), bool)
+    marks[1, 2] = True
+    fig, ax = plt.subplots()
+    plotting.marked_pixels(np.ones((4, 4)), marks, ax)
+    overlay = ax.get_images()[1].get_array()
+    assert overlay.mask.sum() == 15 and not overlay.mask[1, 2]
+    plt.close(fig)

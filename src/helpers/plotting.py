@@ -97,3 +97,13 @@ def curves_with_heat_strip(sample_values: np.ndarray, values: np.ndarray, heat: 
     strip.set_xlabel("filtration value (pixel intensity)")
     ax.tick_params(labelbottom=False)
     return strip
+
+
+def marked_pixels(image: np.ndarray, marks: np.ndarray, ax: plt.Axes, title: str = "",
+                  colour_map: str = "autumn") -> plt.Axes:
+    """A grey image (H, W), faded, with the pixels of a boolean mask (H, W) drawn on top in colour."""
+    ax.imshow(image, cmap="gray", alpha=0.5)
+    ax.imshow(np.ma.masked_where(~marks, marks.astype(float)), cmap=colour_map, vmin=0, vmax=1)
+    ax.set_title(title)
+    ax.axis("off")
+    return ax
