@@ -38,8 +38,8 @@ class FusionData:
     ``images[split]`` (N, 1, H, W) float32 in [0, 1]; ``labels[split]`` (N,) int64;
     ``features[split][kind]`` standardised topological features (betti_curves (N, 2, bins),
     persistence_images (N, 2, R, R), landscapes (N, 2, bins)); ``raw_features`` the same before
-    standardisation (counts and intensities, for plots); ``masks`` of the test images when the
-    data set has them. ``config`` is what identifies it in the artifact cache.
+    standardisation (counts and intensities, for plots); the object masks of the test images when the
+    data set has them (``test_masks``). ``config`` is what identifies it in the artifact cache.
     """
 
     config: dict[str, Any]

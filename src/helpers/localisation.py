@@ -1,7 +1,7 @@
 """Chapter 2's protocol (P1): where the image branch looks, with and without a topological branch.
 
-``explain_runs`` loads chapter 1's cached models (training them through the same cached call if
-they are missing) and computes their Grad-CAM maps on a set of images; ``localisation_scores``
+``load_models`` loads chapter 1's cached models (training them through the same cached call if
+they are missing); ``explain_runs`` computes their Grad-CAM maps on a set of images; ``localisation_scores``
 turns maps into P1's IoU-versus-threshold table and the threshold-free share of attention inside
 the object; ``compare_at_thresholds`` pairs two models by seed at every threshold;
 ``distractor_study`` repeats everything on images with task-irrelevant structure added.
@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from . import explain, fusion
 from .cache import ArtifactCache
+from .models import FusionNet
 from .claims import paired_comparison, verdict_greater
 from .train import TrainConfig
 from .transients import add_distractor
@@ -40,19 +41,25 @@ class Explained:
     maps: np.ndarray
 
 
-def explain_runs(data: fusion.FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
-                 cache: ArtifactCache, images: np.ndarray, features: dict[str, np.ndarray],
+def load_models(data: fusion.FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+                cache: ArtifactCache, device: str = "auto") -> dict[tuple[str, int], FusionNet]:
+    """Chapter 1's trained networks, ``{(kind, seed): model}``, from the artifact cache (a missing
+    one is trained and cached by the same call chapter 1 uses)."""
+    return {(kind, seed): fusion.trained_model(data, kind, seed, train_config, cache, device)[0]
+            for seed in seeds for kind in kinds}
+
+
+def explain_runs(models: dict[tuple[str, int], FusionNet], images: np.ndarray, features: dict[str, np.ndarray],
                  labels: np.ndarray, target: str = "predicted", layer: str = "relu4",
-                 device: str = "auto", progress: bool = True) -> list[Explained]:
+                 progress: bool = True) -> list[Explained]:
     """Grad-CAM of the image branch's ``layer`` (``conv1`` ... ``conv5`` or their activations
     ``relu1`` ... ``relu5``; P1: the 4th convolution's activated output, ``relu4``) for every
-    model kind and seed, on ``images`` (N, 1, H, W) with their standardised ``features``.
+    model of ``models`` on ``images`` (N, 1, H, W) with their standardised ``features``.
     ``target``: ``"predicted"`` explains each model's own prediction, ``"true"`` the label."""
     if target not in ("predicted", "true"):
         raise ValueError(f"unknown target {target!r}; expected 'predicted' or 'true'")
     runs = []
-    for kind, seed in tqdm([(k, s) for s in seeds for k in kinds], desc="Grad-CAM", disable=not progress):
-        model, _ = fusion.trained_model(data, kind, seed, train_config, cache, device)
+    for (kind, seed), model in tqdm(models.items(), desc="Grad-CAM", disable=not progress):
         inputs = fusion.examples_for(kind, images, features, labels)
         predictions = explain.predict_targets(model, inputs.images, inputs.topo)
         targets = predictions if target == "predicted" else labels
@@ -89,12 +96,12 @@ def compare_at_thresholds(scores: pd.DataFrame, a: str, b: str, metric: str = "i
     return pd.DataFrame(rows).set_index("threshold")
 
 
-def distractor_study(data: fusion.FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
-                     cache: ArtifactCache, images: np.ndarray, labels: np.ndarray, masks: np.ndarray,
-                     distractors: list[str], seed: int = 0, layer: str = "relu4", device: str = "auto",
-                     n_jobs: int = -1) -> pd.DataFrame:
+def distractor_study(data: fusion.FusionData, models: dict[tuple[str, int], FusionNet], images: np.ndarray,
+                     labels: np.ndarray, masks: np.ndarray, distractors: list[str], seed: int = 0,
+                     layer: str = "relu4", n_jobs: int = -1) -> pd.DataFrame:
     """Accuracy and attention of every model on clean images (N, 1, H, W) and on the same images
-    with each distractor of :func:`helpers.transients.add_distractor` added.
+    with each distractor of :func:`helpers.transients.add_distractor` added (topological features
+    recomputed with ``data``'s fitted featuriser and scaling).
 
     One row per (model, seed, distractor) with ``accuracy``, ``attention_on_object`` (share of the
     Grad-CAM map inside the object mask) and ``attention_on_distractor`` (share inside the
@@ -107,8 +114,7 @@ def distractor_study(data: fusion.FusionData, kinds: list[str], seeds: list[int]
     rows = []
     for name, (condition_images, distractor_masks) in conditions.items():
         features = fusion.featurise(data, condition_images, n_jobs=n_jobs)
-        runs = explain_runs(data, kinds, seeds, train_config, cache, condition_images, features, labels,
-                            layer=layer, device=device, progress=False)
+        runs = explain_runs(models, condition_images, features, labels, layer=layer, progress=False)
         for run in runs:
             rows.append({"model": run.model, "seed": run.seed, "distractor": name,
                          "accuracy": float((run.predictions == labels).mean()),
