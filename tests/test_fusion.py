@@ -60,3 +60,11 @@ def test_featurise_reproduces_the_prepared_test_features(data):
     features = fusion.featurise(data, data.images["test"], n_jobs=1)
     for kind, values in features.items():
         assert np.allclose(values, data.features["test"][kind], atol=1e-5), kind
+
+
+def test_compare_refuses_to_pool_different_training_set_sizes():
+    import pandas as pd
+    rows = [{"dataset": "d", "n_train": n, "model": m, "seed": s, "accuracy": 0.5}
+            for n in (10, 20) for m in ("a", "b") for s in (0, 1)]
+    with pytest.raises(ValueError, match="n_train"):
+        fusion.compare(pd.DataFrame(rows), "a", "b")

@@ -208,6 +208,9 @@ def summarise(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 
 def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> PairedComparison:
     """Model ``a`` against model ``b`` on ``metric``, paired by seed (one dataset and size)."""
+    groups = [column for column in ("dataset", "n_train") if column in results]
+    if groups and len(results.groupby(groups)) > 1:
+        raise ValueError(f"results hold several {' / '.join(groups)} groups: select one before comparing")
     table = results.pivot_table(index="seed", columns="model", values=metric)
     missing = [kind for kind in (a, b) if kind not in table.columns]
     if missing:
