@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from helpers.models import build_model
+from helpers.resnet import CifarResNet
 from helpers.train import Examples, TrainConfig, classification_metrics, fit, predict_proba
 
 
@@ -66,3 +67,40 @@ def test_early_stopping_stops_after_patience_checks_without_gain():
                                                                          patience=2), progress=False)
     assert history.steps[-1] < 2000
     assert len(history.steps) - 1 - history.steps.index(history.best_step) == 2
+
+
+def test_unknown_optimiser_schedule_or_bad_count_is_named():
+    with pytest.raises(ValueError, match="optimiser 'rmsprop'"):
+        TrainConfig(optimiser="rmsprop")
+    with pytest.raises(ValueError, match="schedule 'cosine'"):
+        TrainConfig(schedule="cosine")
+    with pytest.raises(ValueError, match="max_steps must be at least 1, got 0"):
+        TrainConfig(max_steps=0)
+
+
+def test_sgd_one_cycle_with_augmentation_learns_and_keeps_snapshots():
+    torch.manual_seed(0)
+    model = CifarResNet((1, 1, 1, 1), width=4, in_channels=1, n_classes=2)
+    config = TrainConfig(max_steps=60, eval_every=20, patience=5, optimiser="sgd", schedule="one_cycle",
+                         learning_rate=0.05, weight_decay=5e-4, augment=True)
+    initial = {name: value.clone() for name, value in model.state_dict().items()}
+    history = fit(model, separable_examples(256, 0), separable_examples(128, 1), config, progress=False,
+                  snapshot_steps=(0, 10, 60, 500))
+    assert sorted(history.snapshots) == [0, 10, 60]
+    assert all(torch.equal(initial[name], history.snapshots[0][name]) for name in initial)
+    assert not torch.equal(history.snapshots[0]["conv1.weight"], history.snapshots[10]["conv1.weight"])
+    assert classification_metrics(separable_examples(128, 2).labels,
+                                  predict_proba(model, separable_examples(128, 2)))["accuracy"] > 0.9
+
+
+def test_crop_and_flip_keeps_shape_and_moves_content_by_at_most_the_padding():
+    from helpers.train import crop_and_flip
+
+    images = torch.zeros(64, 1, 8, 8)
+    images[:, 0, 3, 3] = 1.0
+    out = crop_and_flip(images, torch.Generator().manual_seed(0), padding=2)
+    assert out.shape == images.shape
+    positions = np.argwhere(out[:, 0].numpy() > 0)[:, 1:]
+    assert np.all(np.abs(positions[:, 0] - 3) <= 2)
+    assert len({tuple(p) for p in positions}) > 4  # offsets and flips differ between images
+    assert torch.all(out.sum((1, 2, 3)) <= 1.0)

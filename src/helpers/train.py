@@ -1,13 +1,16 @@
 """One training loop for every model of the book, plus prediction and metrics.
 
-Seeded and device-aware (CUDA or MPS when present, else CPU); Adam with early stopping on a
-validation split, restoring the best weights; a progress bar over steps.
+Seeded and device-aware (CUDA or MPS when present, else CPU); Adam (or SGD with momentum and a
+one-cycle schedule, P2's recipe for CIFAR ResNets) with early stopping on a validation split,
+restoring the best weights; optional crop-and-flip augmentation; optional snapshots of the
+weights at chosen steps; a progress bar over steps.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,6 +43,10 @@ class Examples:
         return Examples(self.images[index], topo, self.labels[index])
 
 
+OPTIMISERS = ("adam", "sgd")
+SCHEDULES = ("constant", "one_cycle")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. P1 used Adam 1e-3, batch 32, up to 20 epochs with early stopping.
@@ -48,6 +55,11 @@ class TrainConfig:
     100 or on 10,000 images get the same number of updates: training runs for at most
     ``max_steps`` batches (reshuffling at every pass over the data), checks the validation loss
     every ``eval_every`` steps, and stops after ``patience`` checks without improvement.
+
+    ``optimiser`` is ``"adam"`` or ``"sgd"`` (momentum 0.9, Nesterov); ``schedule`` is
+    ``"constant"`` or ``"one_cycle"`` (the learning rate rises to ``learning_rate`` over the
+    first 25% of ``max_steps`` and anneals to zero); ``augment`` pads by 4 pixels, crops back at
+    a random offset and flips horizontally at random (the standard CIFAR augmentation).
     """
 
     max_steps: int = 200
@@ -56,12 +68,27 @@ class TrainConfig:
     eval_every: int = 25
     patience: int = 3
     seed: int = 0
+    optimiser: str = "adam"
+    schedule: str = "constant"
+    weight_decay: float = 0.0
+    augment: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value, choices in (("optimiser", self.optimiser, OPTIMISERS),
+                                     ("schedule", self.schedule, SCHEDULES)):
+            if value not in choices:
+                raise ValueError(f"unknown {name} {value!r}; expected one of {choices}")
+        for name in ("max_steps", "batch_size", "eval_every", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass
 class History:
     """Validation checks: the step of each, the mean training loss since the previous check,
-    the validation loss (mean cross-entropy) and accuracy; the step whose weights were kept."""
+    the validation loss (mean cross-entropy) and accuracy; the step whose weights were kept;
+    ``snapshots`` maps each requested step (0 = the initial weights) to a CPU copy of the
+    state dict at that step."""
 
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -69,6 +96,7 @@ class History:
     val_accuracy: list[float] = field(default_factory=list)
     best_step: int = 0
     seconds: float = 0.0
+    snapshots: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -108,30 +136,72 @@ def _shuffled_batches(examples: Examples, batch_size: int, device: torch.device,
         yield from _batches(examples, batch_size, device, rng.permutation(len(examples)))
 
 
+def crop_and_flip(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+    """Standard CIFAR augmentation of a batch (N, C, H, W): zero-pad by ``padding`` pixels, crop
+    back to H x W at a random offset per image, and flip half of the images left-right."""
+    n, _, height, width = images.shape
+    padded = nn.functional.pad(images, (padding,) * 4)
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator)
+    rows = (offsets[:, :1] + torch.arange(height)).to(images.device)  # (N, H)
+    cols = (offsets[:, 1:] + torch.arange(width)).to(images.device)  # (N, W)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    cropped = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    flip = (torch.rand(n, generator=generator) < 0.5).to(images.device)
+    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+
+
+def _optimiser(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+    if config.optimiser == "adam":
+        optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    else:
+        optimiser = torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9, nesterov=True,
+                                    weight_decay=config.weight_decay)
+    if config.schedule == "constant":
+        return optimiser, None
+    return optimiser, torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=config.learning_rate,
+                                                          total_steps=config.max_steps, pct_start=0.25)
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+
+
 def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = TrainConfig(),
-        device: str = "auto", progress: bool = True) -> History:
-    """Train ``model`` in place with Adam and early stopping on the ``val`` loss.
+        device: str = "auto", progress: bool = True, snapshot_steps: Sequence[int] = ()) -> History:
+    """Train ``model`` in place with early stopping on the ``val`` loss.
 
     Runs at most ``config.max_steps`` steps, checks the validation loss every
     ``config.eval_every`` steps, stops after ``config.patience`` checks without improvement, and
-    restores the weights of the best check. ``config.seed`` fixes the batch order and dropout:
-    with the same initial weights the result is the same on a given device.
+    restores the weights of the best check. ``config.seed`` fixes the batch order, augmentation
+    and dropout: with the same initial weights the result is the same on a given device.
+    ``snapshot_steps`` lists steps (0 = before training) whose weights are kept in
+    ``History.snapshots``; steps after an early stop are simply absent.
     """
     torch.manual_seed(config.seed)
     target = pick_device(device)
     model.to(target)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimiser, scheduler = _optimiser(model, config)
     history, best_state, best_loss = History(), copy.deepcopy(model.state_dict()), float("inf")
+    wanted_snapshots = set(snapshot_steps)
+    if 0 in wanted_snapshots:
+        history.snapshots[0] = _cpu_state(model)
     batches = _shuffled_batches(train, config.batch_size, target, np.random.default_rng(config.seed))
+    augmentation = torch.Generator().manual_seed(config.seed)
     start, running, seen, checks_without_gain = time.perf_counter(), 0.0, 0, 0
     bar = tqdm(total=config.max_steps, desc="steps", leave=False, disable=not progress)
     model.train()
     for step in range(1, config.max_steps + 1):
         images, topo, labels = next(batches)
+        if config.augment:
+            images = crop_and_flip(images, augmentation)
         optimiser.zero_grad()
         loss = nn.functional.cross_entropy(model(images, topo), labels)
         loss.backward()
         optimiser.step()
+        if scheduler is not None:
+            scheduler.step()
+        if step in wanted_snapshots:
+            history.snapshots[step] = _cpu_state(model)
         running, seen = running + loss.item() * len(labels), seen + len(labels)
         bar.update()
         if step % config.eval_every and step != config.max_steps:
