@@ -309,3 +309,34 @@ def test_persistence_images_equal_gudhis_on_random_diagrams():
     assert ours.shape == (2, 2, 9, 12)
     assert np.allclose(ours[:, 0], expected, rtol=1e-5, atol=1e-6)
     assert np.all(ours[:, 1] == 0)
+
+
+# ---------------------------------------------------------------- Vietoris-Rips persistence
+
+
+def test_rips_of_a_noisy_circle_has_one_long_h1_bar_and_one_essential_component():
+    from helpers.topology import rips_diagrams
+
+    rng = np.random.default_rng(0)
+    angles = rng.uniform(0, 2 * np.pi, 300)
+    circle = np.c_[np.cos(angles), np.sin(angles), np.zeros(300)] + rng.normal(0, 0.03, (300, 3))
+    h0, h1 = rips_diagrams(circle, (0, 1))
+    assert np.isinf(h0[:, 1]).sum() == 1
+    lengths = np.sort(h1[:, 1] - h1[:, 0])[::-1]
+    assert lengths[0] > 1.2 and lengths[1] < 0.3  # the unit circle's hole is born small, dies near sqrt(3)
+
+
+def test_rips_matches_ripser_and_rejects_bad_input():
+    from ripser import ripser
+
+    from helpers.topology import rips_diagrams
+
+    points = np.random.default_rng(1).normal(size=(80, 4))
+    ours = rips_diagrams(points, (1,), n_threads=2)[0]
+    theirs = ripser(points, maxdim=1)["dgms"][1]
+    theirs = theirs[theirs[:, 1] > theirs[:, 0]]
+    np.testing.assert_allclose(np.sort(ours, axis=0), np.sort(theirs, axis=0), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"shape \(5,\)"):
+        rips_diagrams(np.zeros(5))
+    with pytest.raises(ValueError, match=r"unsupported homology dimensions \(3,\)"):
+        rips_diagrams(points, (3,))
