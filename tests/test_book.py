@@ -53,3 +53,14 @@ def test_staging_refuses_a_chapter_that_was_not_run(project):
 def test_staging_without_a_run_says_what_to_do(project):
     with pytest.raises(FileNotFoundError, match="helpers.book run --profile smoke"):
         book.stage("smoke", project)
+
+
+def test_reproducibility_page_says_how_many_artifacts_each_chapter_added():
+    environment = {"python": "3.11", "platform": "linux", "processor": "cpu", "cpu_cores": 2, "memory_gib": 24,
+                   "gpu": "none", "torch_threads": 2, "data_variable": "unset", "commit": "abc", "packages": {}}
+    chapters = {"01_alpha": {"seconds": 61.0, "peak_memory_gib": 1.0, "new_artifacts": 12, "finished": "t"},
+                "02_beta": {"seconds": 5.0, "peak_memory_gib": 0.5, "finished": "t"}}
+    text = book.reproducibility_markdown({"profile": "full", "environment": environment, "chapters": chapters})
+    assert "| 01_alpha | 61 | 1.00 | 12 | t |" in text
+    assert "| 02_beta | 5 | 0.50 | not recorded | t |" in text
+    assert "1.1 minutes" in text

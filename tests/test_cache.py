@@ -19,6 +19,15 @@ def test_second_call_is_a_cache_hit(tmp_path):
     assert (cache.path("model", {"seed": 0, "lr": 1e-3}) / "config.json").exists()
 
 
+def test_count_covers_every_kind_of_one_profile(tmp_path):
+    cache = ArtifactCache("smoke", root=tmp_path)
+    assert cache.count() == 0
+    cache.save("model", {"seed": 0}, 1)
+    cache.save("diagrams", {"layer": 2}, 2)
+    ArtifactCache("full", root=tmp_path).save("model", {"seed": 0}, 3)
+    assert cache.count() == 2
+
+
 def test_a_changed_setting_is_a_different_artifact(tmp_path):
     cache = ArtifactCache("smoke", root=tmp_path)
     cache.save("model", {"seed": 0}, 1)

@@ -38,7 +38,7 @@ import papermill
 import psutil
 import yaml
 
-from .cache import PROFILES
+from .cache import PROFILES, ArtifactCache
 from .claims import RUN_DIR_ENV, Claim, load_claims
 from .paths import project_root
 
@@ -132,6 +132,7 @@ def execute_chapter(notebook: Path, profile: str, root: Path | None = None) -> d
     use_this_environment_kernel()
     parameters = profile_parameters(profile, notebook.stem, root)
     print(f"[{profile}] {notebook.stem}: executing with {parameters}", flush=True)
+    artifacts_before = ArtifactCache(profile).count()
     start = time.perf_counter()
     with PeakMemory() as memory:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
@@ -141,6 +142,7 @@ def execute_chapter(notebook: Path, profile: str, root: Path | None = None) -> d
           flush=True)
     return {"chapter": notebook.stem, "seconds": round(seconds, 1),
             "peak_memory_gib": round(memory.peak_bytes / 2**30, 3),
+            "new_artifacts": ArtifactCache(profile).count() - artifacts_before,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -239,7 +241,8 @@ def scorecard_markdown(claims: list[Claim], profile: str) -> str:
 def reproducibility_markdown(record: dict[str, Any]) -> str:
     """Profile, per-chapter times and memory, hardware and package versions of the run."""
     env = record["environment"]
-    chapter_rows = [[name, f"{c['seconds']:.0f}", f"{c['peak_memory_gib']:.2f}", c["finished"]]
+    chapter_rows = [[name, f"{c['seconds']:.0f}", f"{c['peak_memory_gib']:.2f}",
+                     c.get("new_artifacts", "not recorded"), c["finished"]]
                     for name, c in sorted(record["chapters"].items())]
     total = sum(c["seconds"] for c in record["chapters"].values())
     hardware = [["Python", env["python"]], ["platform", env["platform"]], ["processor", env["processor"]],
@@ -249,8 +252,11 @@ def reproducibility_markdown(record: dict[str, Any]) -> str:
     packages = [[name, version] for name, version in env["packages"].items()]
     return "\n".join([
         f"Profile of this build: **`{record['profile']}`**. Total chapter time {total / 60:.1f} minutes.\n",
-        "### Chapters\n", _markdown_table(["chapter", "wall time (s)", "peak memory (GiB)", "finished (UTC)"],
-                                          chapter_rows),
+        "### Chapters\n",
+        "*New artifacts* counts the trained models and results a chapter added to the artifact "
+        "cache: 0 means it ran from a warm cache and its time excludes training.\n",
+        _markdown_table(["chapter", "wall time (s)", "peak memory (GiB)", "new artifacts", "finished (UTC)"],
+                        chapter_rows),
         "### Hardware\n", _markdown_table(["", "this run"], hardware),
         "### Packages\n", _markdown_table(["package", "version"], packages),
     ])

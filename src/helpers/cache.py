@@ -55,6 +55,10 @@ class ArtifactCache:
         """Folder of the artifact of ``kind`` made from ``config`` (it may not exist yet)."""
         return self.root / kind / config_key(config)
 
+    def count(self) -> int:
+        """Number of artifacts stored under this profile (all kinds)."""
+        return sum(1 for _ in self.root.glob("*/*/artifact.pt"))
+
     def contains(self, kind: str, config: dict[str, Any]) -> bool:
         return (self.path(kind, config) / "artifact.pt").exists()
 
