@@ -160,3 +160,11 @@ def test_ring_mlp_layers_and_layerwise_betti():
     assert numbers.shape == (2, 4, 2)
     with pytest.raises(ValueError, match="unknown activation"):
         betti.RingMLP("sigmoid")
+
+
+def test_decay_sign_test_counts_falling_curves():
+    falling = [np.array([5.0, 4, 3, 2, 1]) + i for i in range(9)]
+    median, negative, pvalue = betti.decay_sign_test(falling)
+    assert median == pytest.approx(-1.0) and negative == 9 and pvalue == pytest.approx(2 / 2**9)
+    median, negative, pvalue = betti.decay_sign_test([np.array([1.0, 2, 3]), np.array([3.0, 2, 1])])
+    assert negative == 1 and pvalue == 1.0

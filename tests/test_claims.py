@@ -81,3 +81,11 @@ def test_verdict_probability_has_a_grey_zone():
     assert c.verdict_probability(0.02) == c.NOT_REPRODUCED
     with pytest.raises(ValueError):
         c.verdict_probability(1.5)
+
+
+def test_verdict_agreement_thresholds_kendall_tau():
+    assert c.verdict_agreement(0.9) == c.REPRODUCED
+    assert c.verdict_agreement(0.4) == c.INCONCLUSIVE
+    assert c.verdict_agreement(-0.1) == c.NOT_REPRODUCED
+    with pytest.raises(ValueError):
+        c.verdict_agreement(0.5, high=0.2, low=0.6)

@@ -62,3 +62,24 @@ def test_pretrain_fine_tune_and_probe_learn_and_are_cached(tmp_path):
     assert probabilities.shape == (30, 2) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
     features = zoo.pooled_features(model, target.train.images), zoo.pooled_features(model, target.test.images)
     assert zoo.linear_probe(features[0], target.train.labels, features[1], target.test.labels) > 0.8
+
+
+def test_load_tasks_splits_digits_into_disjoint_source_and_target_tasks():
+    source, target, note = zoo.load_tasks("digits", [0, 1, 2], [3, 4, 5], 60, 30, 15, 30, image_size=12, seed=0)
+    assert source.train.images.shape == (60, 1, 12, 12) and len(target.train) == 30 and len(target.test) == 30
+    assert source.class_names == ("0", "1", "2") and target.class_names == ("3", "4", "5")
+    assert "12x12" in note
+    with pytest.raises(ValueError, match="overlap"):
+        zoo.load_tasks("digits", [0, 1], [1, 2], 10, 10, 5, 10, image_size=8, seed=0)
+
+
+def test_transfer_scores_of_a_trained_network(tmp_path):
+    train, test = toy_dataset(160, 0), toy_dataset(80, 1)
+    source = zoo.class_task(train, test, [0, 1], 50, 20, 30, seed=0)
+    target = zoo.class_task(train, test, [2, 3], 50, 20, 30, seed=0)
+    spec = zoo.ZooSpec("vgg", 4, 1, 2, 0, "toy")
+    config = TrainConfig(max_steps=20, batch_size=16, learning_rate=1e-2, eval_every=10)
+    model, _ = zoo.pretrain(spec, source, config, ArtifactCache("smoke", root=tmp_path), device="cpu", progress=False)
+    scores = zoo.transfer_scores(model, target)
+    assert set(scores) == {"linear_probe_accuracy", "logme", "leep", "h_score"}
+    assert 0 <= scores["linear_probe_accuracy"] <= 1 and scores["leep"] <= 0 and scores["h_score"] >= 0

@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 from helpers import data
 from helpers.paths import DATA_ENV, download_dir, offline_data_dir
 from helpers.topology import CHUNKS_PER_WORKER, Diagram, betti_curves_on_grid
+from helpers.train import Examples, TrainConfig, fit
 
 VOLUME_HOMOLOGY_DIMS = (0, 1, 2)
 """Homology dimensions of a 3-D cubical complex."""
@@ -237,6 +238,17 @@ def decay_tau(complexity: np.ndarray) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
+def decay_sign_test(curves: Sequence[np.ndarray]) -> tuple[float, int, float]:
+    """Do complexity curves fall with depth, across models? For each curve ``(L_i,)`` the Kendall
+    tau with the layer index; returns the median tau, the number of curves with negative tau,
+    and the two-sided binomial (sign test) p-value of that count against chance (1/2)."""
+    taus = np.array([decay_tau(np.asarray(curve))[0] for curve in curves])
+    if len(taus) == 0 or np.any(np.isnan(taus)):
+        raise ValueError("need at least one curve, each with at least two distinct values")
+    negative = int(np.sum(taus < 0))
+    return float(np.median(taus)), negative, float(stats.binomtest(negative, len(taus), 0.5).pvalue)
+
+
 def subsample_thetas(betti: np.ndarray, fraction: float, n_draws: int, seed: int) -> np.ndarray:
     """Theta of ``n_draws`` random subsets of the images of each class (``betti`` in the
     ``(n_classes, n_images, L, 3)`` layout), each keeping ``fraction`` of them; ``(n_draws,)``."""
@@ -387,6 +399,19 @@ class RingMLP(nn.Module):
     @property
     def hidden_layers(self) -> list[str]:
         return [f"act{index}" for index in range(self.depth)]
+
+
+def train_ring_mlp(activation: str, n_points: int, width: int, depth: int, config: TrainConfig,
+                   seed: int) -> tuple[RingMLP, float]:
+    """A :class:`RingMLP` trained on :func:`nested_rings` (``n_points`` per class, random stream
+    ``seed``; validation rings from ``seed + 1000``), and its validation accuracy."""
+    torch.manual_seed(seed)
+    model = RingMLP(activation, width, depth)
+    points, labels = nested_rings(n_points, seed)
+    val_points, val_labels = nested_rings(n_points, seed + 1000)
+    history = fit(model, Examples(points, None, labels), Examples(val_points, None, val_labels), config,
+                  device="cpu", progress=False)
+    return model, history.val_accuracy[history.steps.index(history.best_step)]
 
 
 def knn_betti(points: np.ndarray, k: int, scale: int = 1, max_dim: int = 1) -> np.ndarray:

@@ -176,3 +176,13 @@ def verdict_probability(probability: float, level: float = 0.95) -> str:
     if probability <= 1 - level:
         return NOT_REPRODUCED
     return INCONCLUSIVE
+
+
+def verdict_agreement(tau: float, high: float = 0.6, low: float = 0.2) -> str:
+    """Claim "two rankings agree" (an invariance) from their Kendall tau: reproduced at ``high``
+    or above, not reproduced below ``low``, inconclusive in between."""
+    if not -1 <= low < high <= 1:
+        raise ValueError(f"need -1 <= low < high <= 1, got low={low}, high={high}")
+    if tau >= high:
+        return REPRODUCED
+    return NOT_REPRODUCED if tau < low else INCONCLUSIVE

@@ -5,7 +5,7 @@ fine-tuning it. Three published scores, implemented from their papers:
   head's class probabilities on the target images;
 * :func:`logme` -- LogME (You, Liu, Wang & Long, ICML 2021): the maximised log evidence of a
   Bayesian linear model from the features to each one-hot target column;
-* :func:`h_score` -- H-score (Bao, Li, Huang, Chang & Li, ICIP 2019): how much of the feature
+* :func:`h_score` -- H-score (Bao, Li, Huang, Zhang, Zheng, Zamir & Guibas, ICIP 2019): how much of the feature
   covariance the class-conditional means explain.
 
 Higher is better for all three. ``features`` are ``(n, d)`` float arrays, ``labels`` ``(n,)``

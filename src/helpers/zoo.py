@@ -26,8 +26,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from helpers import transferability
 from helpers.cache import ArtifactCache
-from helpers.data import Dataset, stratified_indices
+from helpers.data import Dataset, load, resize_images, stratified_indices
 from helpers.resnet import CifarResNet
 from helpers.train import Examples, TrainConfig, fit, predict_proba
 
@@ -185,6 +186,30 @@ def class_task(train: Dataset, test: Dataset, classes: Sequence[int], n_train: i
                 tuple(train.class_names[c] for c in classes))
 
 
+def load_tasks(dataset: str, source_classes: Sequence[int], target_classes: Sequence[int], n_source_train: int,
+               n_target_train: int, n_val: int, n_test: int, image_size: int, seed: int
+               ) -> tuple[Task, Task, str]:
+    """Source and target tasks from one data set (``"cifar10"``, ``"digits"``, ``"mnist"`` ...):
+    images resized to ``image_size`` pixels, the source task on ``source_classes``, the target
+    task on ``target_classes``; and the data set's source line."""
+    overlap = set(source_classes) & set(target_classes)
+    if overlap:
+        raise ValueError(f"source and target classes overlap in {sorted(overlap)}; the tasks must be disjoint")
+    # The whole test split; from the train split a stratified subsample over every class, large
+    # enough (10% margin for unbalanced classes) for the train and validation images of each task.
+    test = load(dataset, "test", seed=seed)
+    per_class = max(-(-(n_source_train + n_val) // len(source_classes)), -(-(n_target_train + n_val) // len(target_classes)))
+    train = load(dataset, "train", n=int(1.1 * per_class * len(test.class_names)), seed=seed)
+    train = Dataset(train.name, "train", resize_images(train.images, image_size), train.labels, train.class_names,
+                    None, train.source)
+    test = Dataset(test.name, "test", resize_images(test.images, image_size), test.labels, test.class_names,
+                   None, test.source)
+    source = class_task(train, test, source_classes, n_source_train, n_val, n_test, seed)
+    target = class_task(train, test, target_classes, n_target_train, n_val, n_test, seed)
+    note = f"{train.source}; {test.source}; resized to {image_size}x{image_size} px"
+    return source, target, note
+
+
 # --------------------------------------------------------------------------------------------
 # Pre-training, fine-tuning, probing
 # --------------------------------------------------------------------------------------------
@@ -259,3 +284,16 @@ def linear_probe(train_features: np.ndarray, train_labels: np.ndarray, test_feat
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=LINEAR_PROBE_C, max_iter=2000))
     probe.fit(train_features, train_labels)
     return float(probe.score(test_features, test_labels))
+
+
+def transfer_scores(model: ZooNet, task: Task) -> dict[str, float]:
+    """Linear-probe accuracy on the target ``task`` and the three transferability scores of the
+    pre-trained ``model``, all from its target training images."""
+    train_features = pooled_features(model, task.train.images)
+    test_features = pooled_features(model, task.test.images)
+    return {
+        "linear_probe_accuracy": linear_probe(train_features, task.train.labels, test_features, task.test.labels),
+        "logme": transferability.logme(train_features, task.train.labels),
+        "leep": transferability.leep(source_probabilities(model, task.train.images), task.train.labels),
+        "h_score": transferability.h_score(train_features, task.train.labels),
+    }
