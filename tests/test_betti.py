@@ -168,3 +168,17 @@ def test_decay_sign_test_counts_falling_curves():
     assert median == pytest.approx(-1.0) and negative == 9 and pvalue == pytest.approx(2 / 2**9)
     median, negative, pvalue = betti.decay_sign_test([np.array([1.0, 2, 3]), np.array([3.0, 2, 1])])
     assert negative == 1 and pvalue == 1.0
+
+
+def test_released_array_without_copy_or_network_names_the_url(monkeypatch, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.delenv("TOPOCNN_DATA", raising=False)
+    monkeypatch.setenv("TOPOCNN_ROOT", str(tmp_path))
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(RuntimeError, match="raw.githubusercontent.com/Cross-Caps/DNNTopology/.*resnet18_cifar10.npy"):
+        betti.load_released("ResNet18")
