@@ -64,3 +64,28 @@ def test_a_claim_of_several_parts_needs_every_part():
     assert c.verdict_all([c.INCONCLUSIVE, c.NOT_REPRODUCED]) == c.NOT_REPRODUCED
     with pytest.raises(ValueError):
         c.verdict_all([])
+
+
+def test_verdict_correlation_needs_the_right_sign_and_significance():
+    assert c.verdict_correlation(-0.8, 0.001, expected_sign=-1) == c.REPRODUCED
+    assert c.verdict_correlation(-0.3, 0.2, expected_sign=-1) == c.INCONCLUSIVE
+    assert c.verdict_correlation(0.3, 0.001, expected_sign=-1) == c.NOT_REPRODUCED
+    assert c.verdict_correlation(0.0, 1.0, expected_sign=1) == c.NOT_REPRODUCED
+    with pytest.raises(ValueError, match="expected_sign"):
+        c.verdict_correlation(0.5, 0.01, expected_sign=0)
+
+
+def test_verdict_probability_has_a_grey_zone():
+    assert c.verdict_probability(0.97) == c.REPRODUCED
+    assert c.verdict_probability(0.5) == c.INCONCLUSIVE
+    assert c.verdict_probability(0.02) == c.NOT_REPRODUCED
+    with pytest.raises(ValueError):
+        c.verdict_probability(1.5)
+
+
+def test_verdict_agreement_thresholds_kendall_tau():
+    assert c.verdict_agreement(0.9) == c.REPRODUCED
+    assert c.verdict_agreement(0.4) == c.INCONCLUSIVE
+    assert c.verdict_agreement(-0.1) == c.NOT_REPRODUCED
+    with pytest.raises(ValueError):
+        c.verdict_agreement(0.5, high=0.2, low=0.6)

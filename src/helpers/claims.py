@@ -153,3 +153,36 @@ def verdict_all(verdicts: list[str]) -> str:
     if any(v == NOT_REPRODUCED for v in verdicts):
         return NOT_REPRODUCED
     return INCONCLUSIVE
+
+
+def verdict_correlation(statistic: float, pvalue: float, expected_sign: int, alpha: float = 0.05) -> str:
+    """Claim "the correlation has sign ``expected_sign`` (+1 or -1)": reproduced when the
+    statistic has that sign and its p-value is below ``alpha``; not reproduced when it has the
+    other sign or is zero; inconclusive when the sign is right but not significant."""
+    if expected_sign not in (1, -1):
+        raise ValueError(f"expected_sign must be +1 or -1, got {expected_sign!r}")
+    if not np.sign(statistic) == expected_sign:
+        return NOT_REPRODUCED
+    return REPRODUCED if pvalue < alpha else INCONCLUSIVE
+
+
+def verdict_probability(probability: float, level: float = 0.95) -> str:
+    """Claim judged by a (bootstrap) probability that it holds: reproduced at ``level`` or above,
+    not reproduced at ``1 - level`` or below, inconclusive in between."""
+    if not 0.5 < level < 1 or not 0 <= probability <= 1:
+        raise ValueError(f"need 0 <= probability <= 1 and 0.5 < level < 1, got {probability}, {level}")
+    if probability >= level:
+        return REPRODUCED
+    if probability <= 1 - level:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def verdict_agreement(tau: float, high: float = 0.6, low: float = 0.2) -> str:
+    """Claim "two rankings agree" (an invariance) from their Kendall tau: reproduced at ``high``
+    or above, not reproduced below ``low``, inconclusive in between."""
+    if not -1 <= low < high <= 1:
+        raise ValueError(f"need -1 <= low < high <= 1, got low={low}, high={high}")
+    if tau >= high:
+        return REPRODUCED
+    return NOT_REPRODUCED if tau < low else INCONCLUSIVE

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from helpers import zoo
+from helpers.betti import layer_outputs
+from helpers.cache import ArtifactCache
+from helpers.data import Dataset
+from helpers.train import TrainConfig
+
+
+@pytest.mark.parametrize("name", list(zoo.ARCHITECTURES))
+def test_every_architecture_classifies_and_exposes_volumes(name):
+    model = zoo.build(name, width=4, in_channels=3, n_classes=5, seed=0)
+    images = np.random.default_rng(0).random((2, 3, 16, 16)).astype(np.float32)
+    assert model(torch.from_numpy(images)).shape == (2, 5)
+    outputs = layer_outputs(model, images, model.probe_layers)
+    assert len(outputs) >= 3
+    assert all(v.ndim == 4 and len(v) == 2 for v in outputs.values())
+    assert zoo.pooled_features(model, images).shape == (2, model.fc.in_features)
+
+
+def test_architectures_differ_in_depth_and_build_is_seeded():
+    depths = {name: len(zoo.build(name, 4, 3, 5, 0).probe_layers) for name in zoo.ARCHITECTURES}
+    assert len(set(depths.values())) >= 4
+    a, b = zoo.build("plain3", 4, 3, 5, 1), zoo.build("plain3", 4, 3, 5, 1)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(ValueError, match="unknown architecture"):
+        zoo.build("alexnet", 4, 3, 5, 0)
+
+
+def toy_dataset(n: int, seed: int) -> Dataset:
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(4), n // 4)
+    images = (rng.random((n, 1, 8, 8)) * 0.2 + labels[:, None, None, None] / 4).astype(np.float32)
+    return Dataset("toy", "train", images, labels, ("a", "b", "c", "d"), None, "toy")
+
+
+def test_class_task_renumbers_and_keeps_splits_disjoint():
+    train, test = toy_dataset(80, 0), toy_dataset(40, 1)
+    task = zoo.class_task(train, test, [2, 3], n_train=20, n_val=10, n_test=10, seed=0)
+    assert task.class_names == ("c", "d")
+    assert set(task.train.labels) == {0, 1} and len(task.train) == 20 and len(task.val) == 10
+    assert not {img.tobytes() for img in task.train.images} & {img.tobytes() for img in task.val.images}
+
+
+def test_pretrain_fine_tune_and_probe_learn_and_are_cached(tmp_path):
+    train, test = toy_dataset(160, 0), toy_dataset(80, 1)
+    source = zoo.class_task(train, test, [0, 1], 50, 20, 30, seed=0)
+    target = zoo.class_task(train, test, [2, 3], 50, 20, 30, seed=0)
+    cache = ArtifactCache("smoke", root=tmp_path)
+    spec = zoo.ZooSpec("plain3", 4, 1, 2, 0, "toy")
+    config = TrainConfig(max_steps=30, batch_size=16, learning_rate=1e-2, eval_every=10)
+    model, metrics = zoo.pretrain(spec, source, config, cache, device="cpu", progress=False)
+    assert metrics["source_accuracy"] > 0.8
+    again, _ = zoo.pretrain(spec, source, config, cache, device="cpu", progress=False)
+    assert cache.hits == 1
+    assert all(torch.equal(x, y) for x, y in zip(model.state_dict().values(), again.state_dict().values()))
+    tuned = zoo.fine_tune(model, spec, target, config, cache, device="cpu", progress=False)
+    assert tuned["fine_tune_accuracy"] > 0.8
+    probabilities = zoo.source_probabilities(model, target.test.images)
+    assert probabilities.shape == (30, 2) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+    features = zoo.pooled_features(model, target.train.images), zoo.pooled_features(model, target.test.images)
+    assert zoo.linear_probe(features[0], target.train.labels, features[1], target.test.labels) > 0.8
+
+
+def test_load_tasks_splits_digits_into_disjoint_source_and_target_tasks():
+    source, target, note = zoo.load_tasks("digits", [0, 1, 2], [3, 4, 5], 60, 30, 15, 30, image_size=12, seed=0)
+    assert source.train.images.shape == (60, 1, 12, 12) and len(target.train) == 30 and len(target.test) == 30
+    assert source.class_names == ("0", "1", "2") and target.class_names == ("3", "4", "5")
+    assert "12x12" in note
+    with pytest.raises(ValueError, match="overlap"):
+        zoo.load_tasks("digits", [0, 1], [1, 2], 10, 10, 5, 10, image_size=8, seed=0)
+
+
+def test_transfer_scores_of_a_trained_network(tmp_path):
+    train, test = toy_dataset(160, 0), toy_dataset(80, 1)
+    source = zoo.class_task(train, test, [0, 1], 50, 20, 30, seed=0)
+    target = zoo.class_task(train, test, [2, 3], 50, 20, 30, seed=0)
+    spec = zoo.ZooSpec("vgg", 4, 1, 2, 0, "toy")
+    config = TrainConfig(max_steps=20, batch_size=16, learning_rate=1e-2, eval_every=10)
+    model, _ = zoo.pretrain(spec, source, config, ArtifactCache("smoke", root=tmp_path), device="cpu", progress=False)
+    scores = zoo.transfer_scores(model, target)
+    assert set(scores) == {"linear_probe_accuracy", "logme", "leep", "h_score"}
+    assert 0 <= scores["linear_probe_accuracy"] <= 1 and scores["leep"] <= 0 and scores["h_score"] >= 0
