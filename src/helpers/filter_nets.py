@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
-from .filters import FilterSpace, circle_statistics, filter_bank, filter_space, spatial_filters
+from .filters import CircleStatistics, FilterSpace, circle_statistics, filter_bank, filter_space, spatial_filters
 from .train import Examples, TrainConfig, fit, predict_proba
 
 INITIALISATIONS = ("standard", "circle", "klein")
@@ -290,3 +290,12 @@ def steps_to_reach(steps: Sequence[int], accuracies: Sequence[float], target: fl
         return float(steps[0])
     s0, s1, a0, a1 = steps[first - 1], steps[first], accuracies[first - 1], accuracies[first]
     return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0))
+
+
+def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: int | None = None, k: int = 300,
+                      p: float = 30.0, max_landmarks: int = 400, radius: float = 0.5,
+                      drop_fraction: float = 0.1) -> CircleStatistics:
+    """:func:`helpers.filters.circle_statistics` of the :func:`pooled_space` of ``layer`` at
+    ``step``, with density core ``X(k, p)`` (``k`` capped below the number of points)."""
+    points = pooled_space(records, layer, step, drop_fraction).points
+    return circle_statistics(points, min(k, len(points) - 1), p, max_landmarks, radius)
