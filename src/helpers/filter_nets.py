@@ -10,7 +10,7 @@ and caches the result with :class:`helpers.cache.ArtifactCache`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -213,8 +213,7 @@ def train_networks(specs: Sequence[NetworkSpec], task: FilterTask, cache: Artifa
 
 def spec_grid(n_train: Sequence[int], seeds: Sequence[int], **settings: object) -> list[NetworkSpec]:
     """One :class:`NetworkSpec` per (training-set size, seed), all with the same ``settings``."""
-    base = NetworkSpec(n_train=max(10, min(n_train)), seed=0, **settings)
-    return [replace(base, n_train=int(size), seed=int(seed)) for size in n_train for seed in seeds]
+    return [NetworkSpec(n_train=int(size), seed=int(seed), **settings) for size in n_train for seed in seeds]
 
 
 # ----------------------------------------------------------------------------- filter spaces of networks

@@ -14,8 +14,9 @@ Brüel Gabrielsson (2019) to the spatial filters of CNNs:
    max-min landmarks when there are many points.
 
 Linear patches ``x cos t + y sin t`` lie exactly in the span of ``e1`` and ``e2``: the unit circle
-of that plane is the *primary circle* of rotating edges; a point's angle on it is
-``atan2(v2, v1)`` and its distance to it ``sqrt(2 - 2 r)`` with ``r = sqrt(v1^2 + v2^2)``.
+of that plane is the *primary circle* of rotating edges; a point's position on it is the angle
+``t`` of the nearest linear filter (:func:`circle_angles`) and its distance to it
+``sqrt(2 - 2 r)`` with ``r = sqrt(v1^2 + v2^2)`` (:func:`distance_to_primary_circle`).
 
 Also here: the spatial filters of a convolution layer and filter banks on the primary circle and
 on the Klein bottle (Love et al., 2023) for initialising a first layer.
