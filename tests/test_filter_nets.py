@@ -90,6 +90,7 @@ def test_network_table_and_pooled_space(tmp_path):
     for column in ("conv1_top", "conv2_near_circle", "gap", "shift_accuracy", "test_accuracy"):
         assert column in table
     assert table.conv1_near_circle.between(0, 1).all()
+    assert table.conv1_mean_distance.between(0, np.sqrt(2)).all()
     space = filter_nets.pooled_space(records, "conv2")
     assert space.points.shape[1] == 8 and 2 * 900 < len(space) < 2 * 1024  # 10% of each network dropped
     with pytest.raises(ValueError, match="no checkpoint at step 7"):

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
-from .filters import CircleStatistics, FilterSpace, circle_statistics, filter_bank, filter_space, spatial_filters
+from .filters import (CircleStatistics, FilterSpace, circle_statistics, distance_to_primary_circle, filter_bank,
+                      filter_space, spatial_filters)
 from .train import Examples, TrainConfig, fit, predict_proba
 
 INITIALISATIONS = ("standard", "circle", "klein")
@@ -246,7 +247,8 @@ def _circle_row(filters: np.ndarray, prefix: str, k: int, p: float, max_landmark
     space = filter_space(filters, drop_fraction)
     stats = circle_statistics(space.points, min(k, len(space) - 1), p, max_landmarks, radius)
     return {f"{prefix}top": stats.top, f"{prefix}dominance": stats.dominance,
-            f"{prefix}near_circle": stats.share_near_circle}
+            f"{prefix}near_circle": stats.share_near_circle,
+            f"{prefix}mean_distance": float(np.mean(distance_to_primary_circle(space.points)))}
 
 
 def network_table(specs: Sequence[NetworkSpec], records: Sequence[dict[str, object]], k: int = 8, p: float = 50.0,
@@ -255,7 +257,8 @@ def network_table(specs: Sequence[NetworkSpec], records: Sequence[dict[str, obje
     """One row per network and step (``None``: after training): its settings, accuracies
     (``test_accuracy``; at the end also ``train_accuracy``, ``gap`` = train minus test and
     ``shift_accuracy``) and, for each layer, the circle statistics of its own filters
-    (``conv1_top``, ``conv1_dominance``, ``conv1_near_circle``, ``conv2_...``) with density
+    (``conv1_top``, ``conv1_dominance``, ``conv1_near_circle``, ``conv1_mean_distance``: mean
+    distance of all kept filters to the primary circle, ``conv2_...``) with density
     core ``X(k, p)`` (``k`` capped below the number of filters), ``max_landmarks`` and ``radius``."""
     rows = []
     for network, (spec, record) in enumerate(zip(specs, records)):
