@@ -32,3 +32,14 @@ def test_marked_pixels_shows_only_the_marks_in_colour():
     overlay = ax.get_images()[1].get_array()
     assert overlay.mask.sum() == 15 and not overlay.mask[1, 2]
     plt.close(fig)
+
+
+def test_bar_lengths_and_circle_projection_draw():
+    fig, (left, right) = plt.subplots(1, 2)
+    plotting.bar_lengths(np.array([0.9, 0.2, 0.1]), left, title="H1")
+    assert len(left.patches) == 3 and left.get_title() == "H1"
+    points = np.zeros((5, 8))
+    points[:, 0] = 1.0
+    plotting.circle_projection(points, right)
+    assert len(right.collections) == 1 and len(right.patches) == 1
+    plt.close(fig)

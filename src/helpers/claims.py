@@ -155,6 +155,53 @@ def verdict_all(verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
+@dataclass(frozen=True)
+class RankCorrelation:
+    """Spearman's rank correlation ``rho`` of two samples, its percentile-bootstrap confidence
+    interval ``[low, high]`` at ``level``, the two-sided p-value, and the sample size ``n``."""
+
+    rho: float
+    low: float
+    high: float
+    pvalue: float
+    n: int
+    level: float = 0.95
+
+    def describe(self) -> str:
+        """E.g. ``rho = +0.42 [0.10, 0.68] (n=40, p=0.007)``."""
+        return (f"rho = {self.rho:+.2f} [{self.low:+.2f}, {self.high:+.2f}] "
+                f"(n={self.n}, p={self.pvalue:.2g})")
+
+
+def rank_correlation(x: np.ndarray, y: np.ndarray, level: float = 0.95, n_resamples: int = 2000,
+                     seed: int = 0) -> RankCorrelation:
+    """Spearman correlation of ``x`` and ``y`` (1-D, same length >= 3) with a paired bootstrap
+    interval (scipy.stats.bootstrap, percentile method, ``n_resamples`` draws with ``seed``)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
+        raise ValueError(f"rank_correlation needs two 1-D samples of equal length >= 3, got shapes {x.shape}, {y.shape}")
+    result = stats.spearmanr(x, y)
+    interval = stats.bootstrap((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
+                               confidence_level=level, n_resamples=n_resamples, method="percentile",
+                               random_state=np.random.default_rng(seed)).confidence_interval
+    return RankCorrelation(float(result.statistic), float(interval.low), float(interval.high),
+                           float(result.pvalue), len(x), level)
+
+
+def verdict_rank_correlation(correlation: RankCorrelation, sign: int = 1) -> str:
+    """Claim "x and y are correlated with this ``sign``" (+1 or -1): reproduced when the confidence
+    interval lies entirely on that side of zero, not reproduced when it lies entirely on the other
+    side, inconclusive when it contains zero (or is undefined)."""
+    if sign not in (1, -1):
+        raise ValueError(f"sign={sign!r}: expected +1 or -1")
+    low, high = sorted((sign * correlation.low, sign * correlation.high))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return INCONCLUSIVE
+    if low > 0:
+        return REPRODUCED
+    if high < 0:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
 def verdict_correlation(statistic: float, pvalue: float, expected_sign: int, alpha: float = 0.05) -> str:
     """Claim "the correlation has sign ``expected_sign`` (+1 or -1)": reproduced when the
     statistic has that sign and its p-value is below ``alpha``; not reproduced when it has the

@@ -507,3 +507,40 @@ DATASETS: dict[str, Loader] = {
     "dermamnist": Loader("dermamnist", _load_dermamnist, splits=("train", "val", "test"),
                          options={"grayscale": False}),
 }
+
+
+# ----------------------------------------------------------------------------- natural patches
+
+# Lee, Pedersen & Mumford's high-contrast 3x3 patches of van Hateren's images, as published with
+# javaplex (BSD-style licence): 50,000 points of S^7 in the DCT coordinates of Carlsson et al.
+NATURAL_PATCHES_URL = ("https://raw.githubusercontent.com/appliedtopology/javaplex/"
+                       "23607cb6fb6f7f2b1922d37176b3cabdb132cbd8/data/natural_images/n50000Dct.mat")
+NATURAL_PATCHES_MD5 = "eede83d3a052c46a0ecd32b60df9d62f"
+NATURAL_PATCHES_FILE = "n50000Dct.mat"
+
+
+def load_natural_patches(n: int | None = None, seed: int = 0) -> tuple[np.ndarray, str]:
+    """The 50,000 natural-image patches: ``(points, source)``, ``points`` (N, 8) float64 unit
+    vectors (DCT coordinates), ``source`` one line on the copy used. ``n``: a uniform random
+    subsample of that size drawn with ``seed``."""
+    from scipy.io import loadmat
+
+    if offline_data_dir() is None:
+        path = _fetched(NATURAL_PATCHES_URL, download_dir() / "natural-patches" / NATURAL_PATCHES_FILE,
+                        NATURAL_PATCHES_MD5)
+        copy = f"downloaded from {NATURAL_PATCHES_URL} (md5 verified)"
+    else:
+        path = _offline_file([f"natural-patches/{NATURAL_PATCHES_FILE}", NATURAL_PATCHES_FILE],
+                             "the natural-image patches", f"Download {NATURAL_PATCHES_URL} into natural-patches/")
+        copy = f"from offline copy {path}"
+    points = np.asarray(loadmat(path)[Path(NATURAL_PATCHES_FILE).stem], dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 8:
+        raise ValueError(f"{path}: expected an (N, 8) array of DCT coordinates, got shape {points.shape}")
+    source = f"{len(points):,} high-contrast 3x3 patches of van Hateren's images (Lee, Pedersen & Mumford) {copy}"
+    if n is not None:
+        if int(n) != n or not 1 <= n <= len(points):
+            raise ValueError(f"n={n!r}: expected an integer between 1 and {len(points)}")
+        keep = np.sort(np.random.default_rng(seed).choice(len(points), size=int(n), replace=False))
+        points = points[keep]
+        source += f"; uniform random subsample of {int(n):,} with seed {seed}"
+    return points, source

@@ -1,0 +1,303 @@
+"""The small CNNs whose filters chapter 3 studies: model, first-layer initialisation, data, cached training.
+
+:class:`FilterCNN` has a first layer of 64 3x3 filters (``conv1``) and a second 3x3 layer
+(``conv2``, "the deeper layer"); :func:`train_network` trains one network described by a
+:class:`NetworkSpec` with :func:`helpers.train.fit`, keeps the convolution weights at chosen
+steps (checkpoints), evaluates it on the training subset, the test set and a domain-shift set,
+and caches the result with :class:`helpers.cache.ArtifactCache`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import data as datasets
+from .cache import ArtifactCache
+from .filters import (CircleStatistics, FilterSpace, circle_statistics, distance_to_primary_circle, filter_bank,
+                      filter_space, spatial_filters)
+from .train import Examples, TrainConfig, fit, predict_proba
+
+INITIALISATIONS = ("standard", "circle", "klein")
+IMAGE_SIZE = 28
+#: Options passed to :func:`helpers.data.load` for each data set this chapter trains on.
+DATASET_OPTIONS = {"cifar10": {"grayscale": True}}
+CONV_LAYERS = ("conv1", "conv2")
+
+
+class FilterCNN(nn.Module):
+    """(N, C, H, W) -> logits (N, n_classes): conv1 (``n_filters`` 3x3) - ReLU - max-pool 2 -
+    conv2 (``n_deep`` 3x3) - ReLU - max-pool 2 - average-pool to 4x4 - linear. Called as
+    ``model(image, topo)`` like every model of the book; ``topo`` is ignored."""
+
+    def __init__(self, in_channels: int = 1, n_filters: int = 64, n_deep: int = 16, n_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, n_filters, 3, padding=1)
+        self.conv2 = nn.Conv2d(n_filters, n_deep, 3, padding=1)
+        self.body = nn.Sequential(self.conv1, nn.ReLU(), nn.MaxPool2d(2), self.conv2, nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(n_deep * 16, n_classes))
+
+    def forward(self, image: torch.Tensor, topo: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(image)
+
+
+def initialise_first_layer(model: FilterCNN, kind: str, trainable: bool = True) -> FilterCNN:
+    """Replace ``model.conv1``'s weights by a filter bank of ``kind`` (:data:`INITIALISATIONS`).
+
+    ``"standard"`` keeps PyTorch's default initialisation. ``"circle"`` and ``"klein"`` put
+    :func:`helpers.filters.filter_bank` on every input channel, each filter scaled to the
+    root-mean-square norm of the default filters it replaces, so the layer's scale is unchanged.
+    ``trainable=False`` freezes the layer (weights and bias).
+    """
+    if kind not in INITIALISATIONS:
+        raise ValueError(f"unknown initialisation {kind!r}; expected one of {INITIALISATIONS}")
+    conv = model.conv1
+    if kind != "standard":
+        with torch.no_grad():
+            default = conv.weight.detach()
+            scale = default.flatten(1).norm(dim=1).pow(2).mean().sqrt()
+            bank = torch.as_tensor(filter_bank(kind, conv.out_channels), dtype=default.dtype)
+            bank = bank / bank.flatten(1).norm(dim=1)[:, None, None] * scale / np.sqrt(conv.in_channels)
+            conv.weight.copy_(bank[:, None].expand_as(default))
+    conv.weight.requires_grad_(trainable)
+    conv.bias.requires_grad_(trainable)
+    return model
+
+
+# ----------------------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class FilterTask:
+    """The data of one experiment: a ``pool`` of training images (networks train on stratified
+    subsets of it), a ``val`` split for early stopping, a ``test`` split, and optionally a
+    domain-shift set ``shift`` (same classes, another source); ``sources`` says which copy each
+    came from; ``description`` identifies the task in cache keys."""
+
+    name: str
+    pool: Examples
+    val: Examples
+    test: Examples
+    shift: Examples | None
+    sources: dict[str, str]
+    description: dict[str, object]
+
+
+def _examples(dataset: datasets.Dataset) -> Examples:
+    images = dataset.images
+    if images.shape[-1] != IMAGE_SIZE or images.shape[-2] != IMAGE_SIZE:
+        images = datasets.resize_images(images, IMAGE_SIZE)
+    return Examples(np.ascontiguousarray(images, dtype=np.float32), None, dataset.labels)
+
+
+def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | None, shift: str | None = None,
+                 seed: int = 0) -> FilterTask:
+    """Load ``dataset`` (``mnist``, ``cifar10`` in grayscale, ``digits``, ...) resized to 28x28.
+
+    The training split (a stratified subsample of ``n_pool + n_val`` when ``n_pool`` is given) is
+    split stratified into ``val`` (``n_val`` images) and the ``pool``; ``test`` is a stratified
+    subsample of ``n_test`` of the test split (all when None); ``shift`` names a data set whose
+    train and test splits together, resized to 28x28, form the domain-shift set.
+    """
+    options = DATASET_OPTIONS.get(dataset, {})
+    n_train_split = None if n_pool is None else n_pool + n_val
+    train = datasets.load(dataset, "train", n=n_train_split, seed=seed, **options)
+    test = datasets.load(dataset, "test", n=n_test, seed=seed, **options)
+    if n_val >= len(train):
+        raise ValueError(f"n_val={n_val} leaves no training images out of {len(train)}")
+    val_index = datasets.stratified_indices(train.labels, n_val, seed)
+    pool_index = np.setdiff1d(np.arange(len(train)), val_index)
+    everything = _examples(train)
+    sources = {"train": train.source, "test": test.source}
+    shift_examples = None
+    if shift is not None:
+        parts = [datasets.load(shift, split) for split in ("train", "test")]
+        shift_examples = Examples(np.concatenate([_examples(p).images for p in parts]), None,
+                                  np.concatenate([p.labels for p in parts]))
+        sources["shift"] = " + ".join(p.source for p in parts) + f"; resized to {IMAGE_SIZE}x{IMAGE_SIZE}"
+    description = {"dataset": dataset, "n_pool": n_pool, "n_val": n_val, "n_test": n_test, "shift": shift,
+                   "seed": seed, "options": options, "image_size": IMAGE_SIZE}
+    return FilterTask(dataset, everything.subset(pool_index), everything.subset(val_index), _examples(test),
+                      shift_examples, sources, description)
+
+
+# ----------------------------------------------------------------------------- training
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """One network: trained on ``n_train`` images of the task's pool (stratified subset drawn with
+    ``seed``, which also seeds the weights and batch order), first layer ``init`` (trainable or
+    not), for ``max_steps`` Adam steps; ``snapshot_steps`` are the checkpoints (0 = initial)."""
+
+    n_train: int
+    seed: int
+    init: str = "standard"
+    trainable_init: bool = True
+    max_steps: int = 200
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    eval_every: int = 50
+    snapshot_steps: tuple[int, ...] = (0, 10, 25, 50, 100, 200)
+
+    def __post_init__(self) -> None:
+        if self.init not in INITIALISATIONS:
+            raise ValueError(f"unknown initialisation {self.init!r}; expected one of {INITIALISATIONS}")
+        if self.n_train < 10:
+            raise ValueError(f"n_train={self.n_train}: expected at least 10 training images")
+
+    @property
+    def label(self) -> str:
+        """E.g. ``"circle (fixed)"`` or ``"standard"``."""
+        if self.init == "standard":
+            return "standard"
+        return f"{self.init} ({'trainable' if self.trainable_init else 'fixed'})"
+
+
+def _accuracy(model: nn.Module, examples: Examples | None, device: str) -> float:
+    if examples is None:
+        return float("nan")
+    return float(np.mean(predict_proba(model, examples, device).argmax(1) == examples.labels))
+
+
+def _conv_weights(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {layer: state[f"{layer}.weight"].numpy().copy() for layer in CONV_LAYERS}
+
+
+def _train(spec: NetworkSpec, task: FilterTask, device: str, progress: bool) -> dict[str, object]:
+    """Train, evaluate at every checkpoint and at the end; the cached record."""
+    if spec.n_train > len(task.pool):
+        raise ValueError(f"n_train={spec.n_train} exceeds the {len(task.pool)} images of the {task.name} pool")
+    train = task.pool.subset(datasets.stratified_indices(task.pool.labels, spec.n_train, spec.seed))
+    torch.manual_seed(spec.seed)
+    model = initialise_first_layer(FilterCNN(in_channels=train.images.shape[1]), spec.init, spec.trainable_init)
+    # Train for the whole budget (patience covers every check); the best check's weights are kept.
+    config = TrainConfig(max_steps=spec.max_steps, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
+                         eval_every=spec.eval_every, patience=spec.max_steps, seed=spec.seed)
+    history = fit(model, train, task.val, config, device=device, progress=progress,
+                  snapshot_steps=spec.snapshot_steps)
+    checkpoints = {}
+    probe = FilterCNN(in_channels=train.images.shape[1])
+    for step, state in sorted(history.snapshots.items()):
+        probe.load_state_dict(state)
+        checkpoints[step] = {"weights": _conv_weights(state), "test_accuracy": _accuracy(probe, task.test, device)}
+    final = {name: value.detach().cpu() for name, value in model.state_dict().items()}
+    return {"weights": _conv_weights(final), "checkpoints": checkpoints, "best_step": history.best_step,
+            "train_accuracy": _accuracy(model, train, device), "test_accuracy": _accuracy(model, task.test, device),
+            "shift_accuracy": _accuracy(model, task.shift, device), "seconds": history.seconds,
+            "val_steps": history.steps, "val_accuracy": history.val_accuracy}
+
+
+def train_network(spec: NetworkSpec, task: FilterTask, cache: ArtifactCache, device: str = "auto",
+                  progress: bool = False) -> dict[str, object]:
+    """The cached record of one network (trained now when absent from the cache).
+
+    Keys: ``weights`` ({"conv1", "conv2"}: arrays (out, in, 3, 3) after training, best check
+    restored), ``checkpoints`` ({step: {"weights", "test_accuracy"}}),
+    ``train_accuracy`` (on its training subset), ``test_accuracy``, ``shift_accuracy`` (NaN
+    without a shift set), ``best_step``, ``seconds``, ``val_steps`` and ``val_accuracy``.
+    """
+    config = {"spec": asdict(spec), "task": task.description}
+    return cache.get_or_compute("filter-cnn", config, lambda: _train(spec, task, device, progress))
+
+
+def train_networks(specs: Sequence[NetworkSpec], task: FilterTask, cache: ArtifactCache, device: str = "auto",
+                   progress: bool = True) -> list[dict[str, object]]:
+    """:func:`train_network` for each spec, with a progress bar over networks."""
+    return [train_network(spec, task, cache, device) for spec in
+            tqdm(specs, desc=f"{task.name} networks", disable=not progress)]
+
+
+def spec_grid(n_train: Sequence[int], seeds: Sequence[int], **settings: object) -> list[NetworkSpec]:
+    """One :class:`NetworkSpec` per (training-set size, seed), all with the same ``settings``."""
+    return [NetworkSpec(n_train=int(size), seed=int(seed), **settings) for size in n_train for seed in seeds]
+
+
+# ----------------------------------------------------------------------------- filter spaces of networks
+
+def layer_filters(record: dict[str, object], layer: str, step: int | None = None) -> np.ndarray:
+    """``(n, 3, 3)`` spatial filters of ``layer`` (``conv1`` or ``conv2``) of a trained network's
+    record, after training (``step=None``) or at checkpoint ``step``."""
+    if layer not in CONV_LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {CONV_LAYERS}")
+    if step is None:
+        weights = record["weights"]
+    elif step in record["checkpoints"]:
+        weights = record["checkpoints"][step]["weights"]
+    else:
+        raise ValueError(f"no checkpoint at step {step}; available: {sorted(record['checkpoints'])}")
+    return spatial_filters(weights[layer])
+
+
+def pooled_space(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
+                 drop_fraction: float = 0.1) -> FilterSpace:
+    """The filter space of ``layer`` pooled over several networks (each network's filters are
+    normalised on their own, then put together)."""
+    spaces = [filter_space(layer_filters(r, layer, step), drop_fraction) for r in records]
+    return FilterSpace(np.concatenate([s.points for s in spaces]), np.concatenate([s.kept for s in spaces]),
+                       np.concatenate([s.contrast for s in spaces]))
+
+
+def _circle_row(filters: np.ndarray, prefix: str, k: int, p: float, max_landmarks: int, radius: float,
+                drop_fraction: float) -> dict[str, float]:
+    space = filter_space(filters, drop_fraction)
+    stats = circle_statistics(space.points, min(k, len(space) - 1), p, max_landmarks, radius)
+    return {f"{prefix}top": stats.top, f"{prefix}dominance": stats.dominance,
+            f"{prefix}near_circle": stats.share_near_circle,
+            f"{prefix}mean_distance": float(np.mean(distance_to_primary_circle(space.points)))}
+
+
+def network_table(specs: Sequence[NetworkSpec], records: Sequence[dict[str, object]], k: int = 8, p: float = 50.0,
+                  max_landmarks: int = 150, radius: float = 0.5, drop_fraction: float = 0.1,
+                  steps: Sequence[int | None] = (None,)) -> pd.DataFrame:
+    """One row per network and step (``None``: after training): its settings, accuracies
+    (``test_accuracy``; at the end also ``train_accuracy``, ``gap`` = train minus test and
+    ``shift_accuracy``) and, for each layer, the circle statistics of its own filters
+    (``conv1_top``, ``conv1_dominance``, ``conv1_near_circle``, ``conv1_mean_distance``: mean
+    distance of all kept filters to the primary circle, ``conv2_...``) with density
+    core ``X(k, p)`` (``k`` capped below the number of filters), ``max_landmarks`` and ``radius``."""
+    rows = []
+    for network, (spec, record) in enumerate(zip(specs, records)):
+        for step in steps:
+            row = {"network": network, "n_train": spec.n_train, "seed": spec.seed, "init": spec.label,
+                   "step": spec.max_steps if step is None else step}
+            if step is None:
+                row.update(test_accuracy=record["test_accuracy"], train_accuracy=record["train_accuracy"],
+                           gap=record["train_accuracy"] - record["test_accuracy"],
+                           shift_accuracy=record["shift_accuracy"])
+            else:
+                row["test_accuracy"] = record["checkpoints"][step]["test_accuracy"]
+            for layer in CONV_LAYERS:
+                row.update(_circle_row(layer_filters(record, layer, step), f"{layer}_", k, p, max_landmarks, radius,
+                                       drop_fraction))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def steps_to_reach(steps: Sequence[int], accuracies: Sequence[float], target: float) -> float:
+    """First training step at which a learning curve (``accuracies`` at increasing ``steps``)
+    reaches ``target``, interpolating linearly between checkpoints; NaN when it never does."""
+    steps, accuracies = np.asarray(steps, dtype=float), np.asarray(accuracies, dtype=float)
+    if steps.shape != accuracies.shape or steps.ndim != 1 or len(steps) == 0:
+        raise ValueError(f"steps and accuracies must be 1-D of equal length, got {steps.shape}, {accuracies.shape}")
+    above = np.flatnonzero(accuracies >= target)
+    if above.size == 0:
+        return float("nan")
+    first = above[0]
+    if first == 0:
+        return float(steps[0])
+    s0, s1, a0, a1 = steps[first - 1], steps[first], accuracies[first - 1], accuracies[first]
+    return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0))
+
+
+def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: int | None = None, k: int = 300,
+                      p: float = 30.0, max_landmarks: int = 400, radius: float = 0.5,
+                      drop_fraction: float = 0.1) -> CircleStatistics:
+    """:func:`helpers.filters.circle_statistics` of the :func:`pooled_space` of ``layer`` at
+    ``step``, with density core ``X(k, p)`` (``k`` capped below the number of points)."""
+    points = pooled_space(records, layer, step, drop_fraction).points
+    return circle_statistics(points, min(k, len(points) - 1), p, max_landmarks, radius)

@@ -1,0 +1,355 @@
+"""Spaces of 3x3 filters: normalisation, DCT coordinates, density filtration, the primary circle.
+
+The method of Carlsson et al. (2008) for 3x3 patches of natural images, applied by Carlsson &
+Brüel Gabrielsson (2019) to the spatial filters of CNNs:
+
+1. a 3x3 filter (or patch) is mean-centred and divided by its D-norm ``sqrt(x^T D x)``, ``D`` the
+   graph Laplacian of the 4-connected 3x3 grid (the sum of squared differences of neighbouring
+   pixels); filters of low D-norm ("low contrast", e.g. dead filters) are dropped first;
+2. it is written in the 8 DCT basis vectors ``e1 ... e8`` (each of D-norm 1): the coordinates
+   form a unit vector of R^8 (a point of S^7) whose Euclidean length is the D-norm;
+3. ``rho_k(x)``, the distance to the k-th nearest neighbour, estimates density; ``X(k, p)`` keeps
+   the ``p`` per cent of points with the smallest ``rho_k``;
+4. Vietoris-Rips persistence of what remains (:func:`helpers.topology.rips_diagrams`), on
+   max-min landmarks when there are many points.
+
+Linear patches ``x cos t + y sin t`` lie exactly in the span of ``e1`` and ``e2``: the unit circle
+of that plane is the *primary circle* of rotating edges; a point's position on it is the angle
+``t`` of the nearest linear filter (:func:`circle_angles`) and its distance to it
+``sqrt(2 - 2 r)`` with ``r = sqrt(v1^2 + v2^2)`` (:func:`distance_to_primary_circle`).
+
+Also here: the spatial filters of a convolution layer and filter banks on the primary circle and
+on the Klein bottle (Love et al., 2023) for initialising a first layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from gudhi.subsampling import choose_n_farthest_points
+from sklearn.neighbors import NearestNeighbors
+
+from .topology import rips_diagrams
+
+PATCH_SIZE = 3
+N_COORDINATES = PATCH_SIZE * PATCH_SIZE - 1  # dimension of the space of centred 3x3 patches
+
+
+def _grid(rows: list[list[float]], scale: float) -> np.ndarray:
+    return np.asarray(rows, dtype=np.float64) / np.sqrt(scale)
+
+
+_ROW_EDGE, _ROW_BAR = [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]
+#: (8, 3, 3) the DCT basis of Carlsson et al. (2008), each vector of D-norm 1 (e1: horizontal
+#: gradient, constant down the columns; e2: its transpose; e3, e4: bars; e5 ... e8: products).
+DCT_BASIS = np.stack([
+    _grid([_ROW_EDGE] * 3, 6), _grid([_ROW_EDGE] * 3, 6).T,
+    _grid([_ROW_BAR] * 3, 54), _grid([_ROW_BAR] * 3, 54).T,
+    _grid([[1, 0, -1], [0, 0, 0], [-1, 0, 1]], 8),
+    _grid([[1, 0, -1], [-2, 0, 2], [1, 0, -1]], 48),
+    _grid([[1, -2, 1], [0, 0, 0], [-1, 2, -1]], 48),
+    _grid([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], 216),
+])
+
+
+def grid_laplacian(size: int = PATCH_SIZE) -> np.ndarray:
+    """``(size^2, size^2)`` graph Laplacian of the 4-connected ``size x size`` pixel grid
+    (pixels in row-major order): ``x @ L @ x`` is the sum of squared neighbour differences."""
+    index = np.arange(size * size).reshape(size, size)
+    laplacian = np.zeros((size * size, size * size))
+    for a, b in [*zip(index[:, :-1].ravel(), index[:, 1:].ravel()),
+                 *zip(index[:-1].ravel(), index[1:].ravel())]:
+        laplacian[[a, b], [a, b]] += 1.0
+        laplacian[[a, b], [b, a]] -= 1.0
+    return laplacian
+
+
+D_MATRIX = grid_laplacian()
+
+
+def _as_patch_rows(patches: np.ndarray) -> np.ndarray:
+    """(n, 3, 3) or (n, 9) -> (n, 9) float64; ``ValueError`` on any other shape or non-finite."""
+    array = np.asarray(patches, dtype=np.float64)
+    if array.ndim == 3 and array.shape[1:] == (PATCH_SIZE, PATCH_SIZE):
+        array = array.reshape(len(array), -1)
+    if array.ndim != 2 or array.shape[1] != PATCH_SIZE * PATCH_SIZE:
+        raise ValueError(f"expected 3x3 patches of shape (n, 3, 3) or (n, 9), got shape {np.shape(patches)}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("patches contain NaN or infinite values")
+    return array
+
+
+def d_norm(patches: np.ndarray) -> np.ndarray:
+    """``(n,)`` D-norms ``sqrt(x^T D x)`` of 3x3 patches (n, 3, 3) or (n, 9)."""
+    rows = _as_patch_rows(patches)
+    return np.sqrt(np.maximum(np.einsum("ni,ij,nj->n", rows, D_MATRIX, rows), 0.0))
+
+
+def dct_coordinates(patches: np.ndarray) -> np.ndarray:
+    """``(n, 8)`` coordinates of the mean-centred patches in the DCT basis ``e1 ... e8``.
+
+    The basis spans the centred patches and is Euclidean-orthogonal, so coordinate ``i`` is
+    ``<x - mean, e_i> / |e_i|^2``; the Euclidean length of the result equals the D-norm.
+    """
+    rows = _as_patch_rows(patches)
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    basis = DCT_BASIS.reshape(N_COORDINATES, -1)
+    return centred @ basis.T / np.sum(basis**2, axis=1)
+
+
+def patches_from_dct(coordinates: np.ndarray) -> np.ndarray:
+    """``(n, 3, 3)`` centred patches with the given ``(n, 8)`` DCT coordinates (the inverse)."""
+    coordinates = np.asarray(coordinates, dtype=np.float64)
+    if coordinates.ndim != 2 or coordinates.shape[1] != N_COORDINATES:
+        raise ValueError(f"expected DCT coordinates of shape (n, 8), got shape {coordinates.shape}")
+    return np.einsum("ni,ijk->njk", coordinates, DCT_BASIS)
+
+
+@dataclass(frozen=True)
+class FilterSpace:
+    """Normalised filters: ``points`` (m, 8) unit vectors (DCT coordinates of the kept filters,
+    D-norm 1); ``kept`` (n,) bool, which input filters were kept; ``contrast`` (n,) their D-norms
+    before normalisation (units of the weights)."""
+
+    points: np.ndarray
+    kept: np.ndarray
+    contrast: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+def filter_space(filters: np.ndarray, drop_fraction: float = 0.1) -> FilterSpace:
+    """Mean-centre ``filters`` (n, 3, 3), drop the ``drop_fraction`` of lowest D-norm (and any of
+    D-norm zero), divide by the D-norm and express in DCT coordinates."""
+    if not 0.0 <= drop_fraction < 1.0:
+        raise ValueError(f"drop_fraction={drop_fraction!r}: expected a fraction in [0, 1)")
+    contrast = d_norm(filters)
+    if len(contrast) == 0:
+        raise ValueError("no filters given")
+    threshold = np.quantile(contrast, drop_fraction) if drop_fraction > 0 else 0.0
+    kept = (contrast >= threshold) & (contrast > 1e-12 * max(contrast.max(), 1e-300))
+    coordinates = dct_coordinates(_as_patch_rows(filters)[kept])
+    return FilterSpace(coordinates / contrast[kept, None], kept, contrast)
+
+
+def spatial_filters(weight: np.ndarray) -> np.ndarray:
+    """``(out * in, 3, 3)`` spatial filters of a convolution weight ``(out, in, 3, 3)``: every
+    input channel's slice of every filter (a first layer on grey images gives its ``out`` filters)."""
+    array = np.asarray(weight, dtype=np.float64)
+    if array.ndim != 4 or array.shape[2:] != (PATCH_SIZE, PATCH_SIZE):
+        raise ValueError(f"expected a 3x3 convolution weight of shape (out, in, 3, 3), got shape {array.shape}")
+    return array.reshape(-1, PATCH_SIZE, PATCH_SIZE)
+
+
+# ----------------------------------------------------------------------------- density filtration
+
+def knn_densities(points: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+    """``{k: rho_k}`` for each ``k`` of ``ks``: ``rho_k`` (n,) is the Euclidean distance of each
+    point of ``points`` (n, d) to its k-th nearest neighbour (the point itself not counted); small
+    means dense. One neighbour search serves every ``k``."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2:
+        raise ValueError(f"points must be an (n, d) array, got shape {points.shape}")
+    for k in ks:
+        if int(k) != k or not 1 <= k < len(points):
+            raise ValueError(f"k={k!r}: expected an integer with 1 <= k < number of points ({len(points)})")
+    search = NearestNeighbors(n_neighbors=int(max(ks)) + 1, algorithm="brute", n_jobs=-1).fit(points)
+    distances, _ = search.kneighbors(points)
+    return {int(k): distances[:, int(k)] for k in ks}
+
+
+def knn_density(points: np.ndarray, k: int) -> np.ndarray:
+    """``(n,)`` ``rho_k`` of ``points`` (n, d): see :func:`knn_densities`."""
+    return knn_densities(points, [k])[int(k)]
+
+
+def densest(rho: np.ndarray, p: float) -> np.ndarray:
+    """Sorted indices of the ``p`` per cent (0 < p <= 100) of points with the smallest density
+    radius ``rho`` (n,), at least 2 (ties broken by index)."""
+    if not 0 < p <= 100:
+        raise ValueError(f"p={p!r}: expected a percentage in (0, 100]")
+    count = max(2, int(round(len(rho) * p / 100.0)))
+    return np.sort(np.argsort(rho, kind="stable")[:count])
+
+
+def density_core(points: np.ndarray, k: int, p: float) -> np.ndarray:
+    """Sorted indices of ``X(k, p)``: the ``p`` per cent of ``points`` (n, d) with the smallest
+    ``rho_k``."""
+    return densest(knn_density(points, k), p)
+
+
+def landmarks(points: np.ndarray, n: int) -> np.ndarray:
+    """Sorted indices of ``n`` max-min (farthest-point) landmarks of ``points`` (m, d), starting
+    from point 0, with gudhi; all indices when ``m <= n``."""
+    if int(n) != n or n < 2:
+        raise ValueError(f"n={n!r}: expected an integer number of landmarks >= 2")
+    if len(points) <= n:
+        return np.arange(len(points))
+    chosen = choose_n_farthest_points(points=np.asarray(points, dtype=np.float64), nb_points=int(n),
+                                      starting_point=0)
+    coordinates = np.asarray(chosen)
+    search = NearestNeighbors(n_neighbors=1).fit(points)
+    return np.sort(search.kneighbors(coordinates, return_distance=False)[:, 0])
+
+
+# ----------------------------------------------------------------------------- the primary circle
+
+def circle_angles(points: np.ndarray) -> np.ndarray:
+    """``(n,)`` position in [0, 2 pi) of each point (n, 8) on the primary circle: the angle ``t``
+    of the linear filter ``x cos t + y sin t`` (x to the right, y up) nearest to it, i.e. the
+    direction in which the filter's intensity increases. In DCT coordinates that filter is
+    proportional to ``(-cos t, sin t, 0, ...)``, so ``t = atan2(v2, -v1)``."""
+    points = _dct_points(points)
+    return np.mod(np.arctan2(points[:, 1], -points[:, 0]), 2 * np.pi)
+
+
+def distance_to_primary_circle(points: np.ndarray) -> np.ndarray:
+    """``(n,)`` Euclidean distance of unit vectors (n, 8) to the unit circle of the e1/e2 plane:
+    ``sqrt(2 - 2 r)``, ``r`` the length of the projection on that plane (0 on the circle, at most
+    ``sqrt(2)``)."""
+    points = _dct_points(points)
+    radius = np.hypot(points[:, 0], points[:, 1])
+    return np.sqrt(np.maximum(2.0 - 2.0 * radius, 0.0))
+
+
+def _dct_points(points: np.ndarray) -> np.ndarray:
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != N_COORDINATES:
+        raise ValueError(f"expected points in DCT coordinates of shape (n, 8), got shape {points.shape}")
+    return points
+
+
+@dataclass(frozen=True)
+class CircleStatistics:
+    """What the H1 barcode of a filter space says about circles.
+
+    ``n_points``: points in the density core; ``n_landmarks``: points given to Rips;
+    ``persistences``: H1 bar lengths, longest first (D-norm units, i.e. distances on S^7);
+    ``top``: the longest (0 without any bar); ``second``: the next (0 without one);
+    ``dominance``: ``top / second`` (``inf`` when there is a single bar);
+    ``share_near_circle``: share of the core within ``radius`` of the primary circle;
+    ``radius``: that distance.
+    """
+
+    n_points: int
+    n_landmarks: int
+    persistences: np.ndarray
+    top: float
+    second: float
+    dominance: float
+    share_near_circle: float
+    radius: float
+
+    def long_bars(self, fraction: float = 0.5) -> int:
+        """How many H1 bars are at least ``fraction`` of the longest one."""
+        return int(np.sum(self.persistences >= fraction * self.top)) if self.top > 0 else 0
+
+
+def h1_persistences(points: np.ndarray, n_threads: int = -1) -> np.ndarray:
+    """H1 bar lengths (death - birth), longest first, of the Rips filtration of ``points``."""
+    # giotto-ph's edge collapser is pathologically slow on evenly spread landmarks: left off.
+    (diagram,) = rips_diagrams(points, homology_dims=(1,), n_threads=n_threads, collapse_edges=False)
+    return np.sort(diagram[:, 1] - diagram[:, 0])[::-1]
+
+
+def circle_statistics(points: np.ndarray, k: int | None = None, p: float = 100.0, max_landmarks: int = 400,
+                      radius: float = 0.5, n_threads: int = -1) -> CircleStatistics:
+    """Density core ``X(k, p)`` of ``points`` (n, 8) (all points when ``k`` is None), max-min
+    landmarks, Rips H1, and the statistics of :class:`CircleStatistics`."""
+    points = _dct_points(points)
+    core = points if k is None else points[density_core(points, k, p)]
+    chosen = core[landmarks(core, max_landmarks)]
+    bars = h1_persistences(chosen, n_threads)
+    top = float(bars[0]) if len(bars) else 0.0
+    second = float(bars[1]) if len(bars) > 1 else 0.0
+    dominance = top / second if second > 0 else (np.inf if top > 0 else 0.0)
+    near = float(np.mean(distance_to_primary_circle(core) <= radius))
+    return CircleStatistics(len(core), len(chosen), bars, top, second, dominance, near, radius)
+
+
+# ----------------------------------------------------------------------------- filter banks
+
+def _pixel_grid() -> tuple[np.ndarray, np.ndarray]:
+    """x (column, left to right) and y (row, bottom to top) coordinates in {-1, 0, 1} of a 3x3 grid."""
+    y, x = np.meshgrid([1.0, 0.0, -1.0], [-1.0, 0.0, 1.0], indexing="ij")
+    return x, y
+
+
+def circle_filter_bank(n: int) -> np.ndarray:
+    """``(n, 3, 3)`` linear filters ``x cos t + y sin t`` at ``n`` evenly spaced angles
+    ``t = 2 pi j / n`` (the companion paper's angular filters; exactly on the primary circle)."""
+    if int(n) != n or n < 1:
+        raise ValueError(f"n={n!r}: expected a positive number of filters")
+    x, y = _pixel_grid()
+    angles = 2 * np.pi * np.arange(n) / n
+    return np.cos(angles)[:, None, None] * x + np.sin(angles)[:, None, None] * y
+
+
+def klein_filter_bank(n_angles: int, n_mix: int) -> np.ndarray:
+    """``(n_angles * n_mix, 3, 3)`` Klein-bottle filters of Love et al. (2023):
+    ``F(t1, t2) = sin t2 u + cos t2 Q(u)``, ``u = x cos t1 + y sin t1``, ``Q(u) = 2 u^2 - 1``,
+    mean-centred, on the grid ``t1 = pi i / n_angles`` (``F(t1 + pi, -t2) = F(t1, t2)``, so this
+    half-turn covers the bottle) and ``t2 = 2 pi j / n_mix``; row ``i * n_mix + j``."""
+    for name, value in (("n_angles", n_angles), ("n_mix", n_mix)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}={value!r}: expected a positive integer")
+    x, y = _pixel_grid()
+    t1 = np.pi * np.arange(n_angles) / n_angles
+    t2 = 2 * np.pi * np.arange(n_mix) / n_mix
+    u = np.cos(t1)[:, None, None] * x + np.sin(t1)[:, None, None] * y  # (n_angles, 3, 3)
+    quadratic = 2 * u**2 - 1
+    bank = np.sin(t2)[None, :, None, None] * u[:, None] + np.cos(t2)[None, :, None, None] * quadratic[:, None]
+    bank = bank.reshape(-1, PATCH_SIZE, PATCH_SIZE)
+    return bank - bank.mean(axis=(1, 2), keepdims=True)
+
+
+FILTER_BANKS = ("circle", "klein")
+
+
+def filter_bank(kind: str, n: int) -> np.ndarray:
+    """``(n, 3, 3)`` bank of ``kind`` (one of :data:`FILTER_BANKS`): ``n`` circle filters, or
+    Klein-bottle filters on a grid of ``n_angles x n_mix = n`` (as square as divisors allow)."""
+    if kind not in FILTER_BANKS:
+        raise ValueError(f"unknown filter bank {kind!r}; expected one of {FILTER_BANKS}")
+    if kind == "circle":
+        return circle_filter_bank(n)
+    n_mix = max(d for d in range(1, int(np.sqrt(n)) + 1) if n % d == 0)
+    return klein_filter_bank(n // n_mix, n_mix)
+
+
+# ----------------------------------------------------------------------------- null and verdict
+
+def random_filters(n: int, seed: int) -> np.ndarray:
+    """``(n, 3, 3)`` filters with independent uniform(-1, 1) entries: the spatial filters of
+    PyTorch's default (Kaiming-uniform) initialisation, up to a scale that normalisation removes."""
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(int(n), PATCH_SIZE, PATCH_SIZE))
+
+
+def null_top_persistence(n_filters: int, n_draws: int, seed: int, k: int | None = None, p: float = 100.0,
+                         max_landmarks: int = 400, drop_fraction: float = 0.1) -> np.ndarray:
+    """``(n_draws,)`` longest H1 bar of :func:`circle_statistics` on ``n_filters`` random filters
+    (:func:`random_filters`, seeds ``seed, seed + 1, ...``) through the same pipeline: what
+    "a dominant bar" has to beat."""
+    tops = [circle_statistics(filter_space(random_filters(n_filters, seed + draw), drop_fraction).points,
+                              k, p, max_landmarks).top for draw in range(int(n_draws))]
+    return np.asarray(tops)
+
+
+def circle_verdict(statistics: CircleStatistics, null_tops: np.ndarray, min_dominance: float = 2.0) -> str:
+    """Is there a primary-circle-like dominant H1 class? ``"reproduced"`` when the longest bar is
+    longer than every bar of the null (``null_tops``, from random filters) and at least
+    ``min_dominance`` times the second; ``"not reproduced"`` when it is no longer than the null's
+    95th percentile; otherwise ``"inconclusive"`` (the verdict strings of :mod:`helpers.claims`)."""
+    from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+
+    null_tops = np.asarray(null_tops, dtype=float)
+    if null_tops.size == 0:
+        raise ValueError("circle_verdict needs at least one null value")
+    if statistics.top > null_tops.max() and statistics.dominance >= min_dominance:
+        return REPRODUCED
+    if statistics.top <= np.quantile(null_tops, 0.95):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE

@@ -1,0 +1,120 @@
+"""Tests of chapter 3's networks: model, topological initialisation, cached training, tables."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import filter_nets, filters
+from helpers.cache import ArtifactCache
+from helpers.claims import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, rank_correlation, verdict_rank_correlation
+from helpers.train import Examples
+
+
+@pytest.fixture(autouse=True)
+def isolated_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOPOCNN_ROOT", str(tmp_path / "root"))
+
+
+def tiny_task(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    images = rng.uniform(size=(n, 1, 28, 28)).astype(np.float32) * 0.2
+    for i, label in enumerate(labels):  # a class-dependent bright column makes the task learnable
+        images[i, 0, :, 2 * label + 4] = 1.0
+    examples = Examples(images, None, labels.astype(np.int64))
+    return filter_nets.FilterTask("toy", examples.subset(np.arange(80)), examples.subset(np.arange(80, 100)),
+                                  examples.subset(np.arange(100, 120)), examples.subset(np.arange(100, 120)),
+                                  {"train": "toy"}, {"dataset": "toy", "seed": seed})
+
+
+def test_model_shapes_and_layers():
+    model = filter_nets.FilterCNN()
+    assert model(torch.zeros(2, 1, 28, 28), None).shape == (2, 10)
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
+    assert model.conv1.weight.shape == (64, 1, 3, 3) and model.conv2.weight.shape == (16, 64, 3, 3)
+
+
+@pytest.mark.parametrize("kind", ["circle", "klein"])
+def test_topological_initialisation_places_the_bank_at_the_default_scale(kind):
+    torch.manual_seed(0)
+    default = filter_nets.FilterCNN().conv1.weight.detach().clone()
+    torch.manual_seed(0)
+    model = filter_nets.initialise_first_layer(filter_nets.FilterCNN(), kind, trainable=False)
+    weight = model.conv1.weight.detach().numpy()[:, 0]
+    rms = lambda w: float(np.sqrt(np.mean(np.sum(np.reshape(w, (len(w), -1)) ** 2, axis=1))))
+    assert rms(weight) == pytest.approx(rms(default.numpy()), rel=1e-5)
+    expected = filters.filter_space(filters.filter_bank(kind, 64), 0.0).points
+    np.testing.assert_allclose(filters.filter_space(weight, 0.0).points, expected, atol=1e-5)
+    assert not model.conv1.weight.requires_grad and not model.conv1.bias.requires_grad
+    assert model.conv2.weight.requires_grad
+
+
+def test_unknown_initialisation_is_refused():
+    with pytest.raises(ValueError, match="unknown initialisation 'torus'"):
+        filter_nets.initialise_first_layer(filter_nets.FilterCNN(), "torus")
+    with pytest.raises(ValueError, match="unknown initialisation"):
+        filter_nets.NetworkSpec(n_train=100, seed=0, init="torus")
+
+
+def test_training_is_cached_deterministic_and_keeps_checkpoints(tmp_path):
+    task = tiny_task()
+    spec = filter_nets.NetworkSpec(n_train=60, seed=1, max_steps=20, eval_every=10, batch_size=16,
+                                   snapshot_steps=(0, 10, 20), learning_rate=3e-3)
+    cache = ArtifactCache("smoke", tmp_path / "cache")
+    record = filter_nets.train_network(spec, task, cache, device="cpu")
+    assert sorted(record["checkpoints"]) == [0, 10, 20]
+    assert record["weights"]["conv1"].shape == (64, 1, 3, 3)
+    assert record["test_accuracy"] > 0.3  # chance is 0.1
+    assert not np.allclose(record["checkpoints"][0]["weights"]["conv1"], record["checkpoints"][20]["weights"]["conv1"])
+    again = filter_nets.train_network(spec, task, ArtifactCache("smoke", tmp_path / "other"), device="cpu")
+    assert again["test_accuracy"] == record["test_accuracy"]
+    np.testing.assert_array_equal(again["weights"]["conv2"], record["weights"]["conv2"])
+    filter_nets.train_network(spec, task, cache, device="cpu")
+    assert cache.hits == 1 and cache.misses == 1
+
+
+def test_fixed_first_layer_does_not_move(tmp_path):
+    spec = filter_nets.NetworkSpec(n_train=60, seed=0, init="circle", trainable_init=False, max_steps=10,
+                                   eval_every=5, snapshot_steps=(0, 10))
+    record = filter_nets.train_network(spec, tiny_task(), ArtifactCache("smoke", tmp_path), device="cpu")
+    np.testing.assert_array_equal(record["checkpoints"][0]["weights"]["conv1"], record["weights"]["conv1"])
+    assert spec.label == "circle (fixed)"
+
+
+def test_network_table_and_pooled_space(tmp_path):
+    task = tiny_task()
+    specs = filter_nets.spec_grid([40, 60], [0], max_steps=10, eval_every=5, snapshot_steps=(0, 10))
+    records = filter_nets.train_networks(specs, task, ArtifactCache("smoke", tmp_path), device="cpu", progress=False)
+    table = filter_nets.network_table(specs, records, steps=(None, 0))
+    assert len(table) == 4 and set(table.n_train) == {40, 60}
+    for column in ("conv1_top", "conv2_near_circle", "gap", "shift_accuracy", "test_accuracy"):
+        assert column in table
+    assert table.conv1_near_circle.between(0, 1).all()
+    assert table.conv1_mean_distance.between(0, np.sqrt(2)).all()
+    space = filter_nets.pooled_space(records, "conv2")
+    assert space.points.shape[1] == 8 and 2 * 900 < len(space) < 2 * 1024  # 10% of each network dropped
+    with pytest.raises(ValueError, match="no checkpoint at step 7"):
+        filter_nets.layer_filters(records[0], "conv1", step=7)
+    with pytest.raises(ValueError, match="unknown layer"):
+        filter_nets.layer_filters(records[0], "fc")
+    with pytest.raises(ValueError, match="n_train=500 exceeds"):
+        filter_nets.train_network(filter_nets.NetworkSpec(n_train=500, seed=0), task, ArtifactCache("smoke", tmp_path))
+
+
+def test_steps_to_reach_interpolates():
+    assert filter_nets.steps_to_reach([0, 10, 20], [0.1, 0.5, 0.9], 0.7) == pytest.approx(15.0)
+    assert filter_nets.steps_to_reach([0, 10], [0.8, 0.9], 0.5) == 0.0
+    assert np.isnan(filter_nets.steps_to_reach([0, 10], [0.1, 0.2], 0.5))
+
+
+def test_rank_correlation_and_its_verdict():
+    x = np.arange(30.0)
+    strong = rank_correlation(x, x + np.random.default_rng(0).normal(0, 3, 30))
+    assert strong.rho > 0.8 and strong.low > 0.5 and strong.high <= 1.0
+    assert verdict_rank_correlation(strong) == REPRODUCED
+    assert verdict_rank_correlation(strong, sign=-1) == NOT_REPRODUCED
+    noise = rank_correlation(x, np.random.default_rng(1).normal(size=30))
+    assert noise.low < 0 < noise.high and verdict_rank_correlation(noise) == INCONCLUSIVE
+    assert "rho = " in strong.describe()
+    with pytest.raises(ValueError):
+        rank_correlation(x[:2], x[:2])

@@ -1,0 +1,157 @@
+"""Known-answer tests of the filter-space pipeline (helpers.filters) and of its natural-image
+validation (Carlsson et al. 2008) on a subsample of the published patches."""
+
+import os
+
+import numpy as np
+import pytest
+
+from helpers import filters
+from helpers.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from helpers.data import load_natural_patches
+
+needs_real_data = pytest.mark.skipif(not os.environ.get("TOPOCNN_DATA"),
+                                     reason="TOPOCNN_DATA is not set: the natural-patch file is not available offline")
+
+
+def angular_difference(a, b):
+    return np.abs(np.angle(np.exp(1j * (a - b))))
+
+
+def noisy_circle_filters(n, noise, seed):
+    """Linear filters at random angles plus Gaussian noise; returns (filters, angles)."""
+    rng = np.random.default_rng(seed)
+    angles = rng.uniform(0, 2 * np.pi, n)
+    x, y = filters.circle_filter_bank(4)[:2]  # the filters x and y
+    bank = np.cos(angles)[:, None, None] * x + np.sin(angles)[:, None, None] * y
+    return bank + noise * rng.normal(size=bank.shape) + rng.normal(size=(n, 1, 1)), angles
+
+
+def test_dct_basis_has_unit_d_norm_and_is_orthogonal():
+    basis = filters.DCT_BASIS.reshape(8, 9)
+    np.testing.assert_allclose(filters.d_norm(filters.DCT_BASIS), 1.0)
+    gram = basis @ basis.T
+    np.testing.assert_allclose(gram - np.diag(np.diag(gram)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(basis.sum(axis=1), 0.0, atol=1e-12)  # centred
+
+
+def test_d_norm_is_the_sum_of_squared_neighbour_differences():
+    patch = np.arange(9.0).reshape(3, 3) ** 2
+    horizontal = np.sum(np.diff(patch, axis=1) ** 2)
+    vertical = np.sum(np.diff(patch, axis=0) ** 2)
+    assert filters.d_norm(patch[None])[0] == pytest.approx(np.sqrt(horizontal + vertical))
+
+
+def test_dct_coordinates_preserve_the_d_norm_and_invert():
+    patches = np.random.default_rng(0).normal(size=(20, 3, 3))
+    coordinates = filters.dct_coordinates(patches)
+    np.testing.assert_allclose(np.linalg.norm(coordinates, axis=1), filters.d_norm(patches), rtol=1e-10)
+    centred = patches - patches.mean(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(filters.patches_from_dct(coordinates), centred, atol=1e-12)
+
+
+def test_filter_space_normalises_and_drops_low_contrast():
+    rng = np.random.default_rng(1)
+    patches = rng.normal(size=(50, 3, 3)) * np.linspace(0.01, 1, 50)[:, None, None] + 5.0  # constant offset
+    space = filters.filter_space(patches, drop_fraction=0.2)
+    assert len(space) == 40 and not space.kept[:10].any() and space.kept[10:].all()
+    np.testing.assert_allclose(np.linalg.norm(space.points, axis=1), 1.0)
+
+
+def test_constant_filters_are_dropped():
+    patches = np.concatenate([np.ones((3, 3, 3)), np.random.default_rng(2).normal(size=(5, 3, 3))])
+    assert filters.filter_space(patches, drop_fraction=0.0).kept.tolist() == [False] * 3 + [True] * 5
+
+
+def test_bad_shapes_and_parameters_are_refused():
+    with pytest.raises(ValueError, match="3x3 patches"):
+        filters.d_norm(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="drop_fraction"):
+        filters.filter_space(np.zeros((4, 3, 3)), drop_fraction=1.0)
+    with pytest.raises(ValueError, match="k=10"):
+        filters.knn_density(np.zeros((5, 8)), 10)
+    with pytest.raises(ValueError, match="p=0"):
+        filters.densest(np.ones(4), 0)
+    with pytest.raises(ValueError, match=r"\(out, in, 3, 3\)"):
+        filters.spatial_filters(np.zeros((2, 5, 5)))
+    with pytest.raises(ValueError, match="unknown filter bank 'torus'"):
+        filters.filter_bank("torus", 4)
+
+
+def test_spatial_filters_are_the_slices_of_every_input_channel():
+    weight = np.arange(2 * 3 * 9.0).reshape(2, 3, 3, 3)
+    slices = filters.spatial_filters(weight)
+    assert slices.shape == (6, 3, 3)
+    np.testing.assert_array_equal(slices[4], weight[1, 1])
+
+
+def test_knn_density_and_core_on_a_known_configuration():
+    points = np.concatenate([np.zeros((5, 2)) + np.arange(5)[:, None] * 0.01, [[10.0, 0], [20.0, 0], [30.0, 0]]])
+    rho = filters.knn_density(points, 2)
+    assert rho[:5].max() < 0.05 and rho[5:].min() > 9
+    assert filters.density_core(points, 2, 50).tolist() == [0, 1, 2, 3]
+    both = filters.knn_densities(points, [1, 2])
+    np.testing.assert_array_equal(both[2], rho)
+    assert np.all(both[1] <= both[2])
+
+
+def test_circle_bank_lies_on_the_primary_circle_at_its_angles():
+    bank = filters.circle_filter_bank(16)
+    space = filters.filter_space(bank, drop_fraction=0.0)
+    np.testing.assert_allclose(filters.distance_to_primary_circle(space.points), 0.0, atol=1e-7)
+    np.testing.assert_allclose(filters.circle_angles(space.points), 2 * np.pi * np.arange(16) / 16, atol=1e-12)
+
+
+def test_klein_bank_is_centred_distinct_and_contains_the_circle():
+    bank = filters.filter_bank("klein", 64)
+    assert bank.shape == (64, 3, 3)
+    np.testing.assert_allclose(bank.sum(axis=(1, 2)), 0.0, atol=1e-12)
+    points = filters.filter_space(bank, drop_fraction=0.0).points
+    distances = np.linalg.norm(points[:, None] - points[None], axis=2) + np.eye(64)
+    assert distances.min() > 1e-6
+    # t2 = pi / 2 and 3 pi / 2 give the linear filters u and -u: 2 of every 8 rows on the circle.
+    on_circle = filters.distance_to_primary_circle(points) < 1e-7
+    assert on_circle.sum() == 16 and on_circle.reshape(8, 8)[:, [2, 6]].all()
+
+
+def test_noisy_circle_gives_one_dominant_bar_and_recovers_the_angles():
+    bank, angles = noisy_circle_filters(300, noise=0.08, seed=3)
+    space = filters.filter_space(bank, drop_fraction=0.0)
+    stats = filters.circle_statistics(space.points, k=10, p=80, max_landmarks=200)
+    assert stats.top > 0.8 and stats.dominance > 4 and stats.long_bars() == 1
+    assert stats.share_near_circle > 0.95
+    assert np.median(angular_difference(filters.circle_angles(space.points), angles)) < 0.1
+
+
+def test_random_filters_have_no_dominant_bar_and_the_verdicts_say_so():
+    null = filters.null_top_persistence(300, n_draws=4, seed=10, k=10, p=80, max_landmarks=200)
+    random_stats = filters.circle_statistics(filters.filter_space(filters.random_filters(300, 99)).points,
+                                             k=10, p=80, max_landmarks=200)
+    assert random_stats.dominance < 2 and random_stats.share_near_circle < 0.2
+    circle_stats = filters.circle_statistics(filters.filter_space(noisy_circle_filters(300, 0.08, 4)[0]).points,
+                                             k=10, p=80, max_landmarks=200)
+    assert circle_stats.top > 2 * null.max()
+    assert filters.circle_verdict(circle_stats, null) == REPRODUCED
+    assert filters.circle_verdict(random_stats, null + 1.0) == NOT_REPRODUCED
+    assert filters.circle_verdict(random_stats, [random_stats.top - 1e-9]) in (INCONCLUSIVE, NOT_REPRODUCED)
+    with pytest.raises(ValueError):
+        filters.circle_verdict(random_stats, [])
+
+
+def test_landmarks_are_spread_and_sorted():
+    points = np.concatenate([np.zeros((100, 2)), [[1.0, 0.0], [0.0, 1.0]]])
+    chosen = filters.landmarks(points, 3)
+    assert len(chosen) == 3 and 100 in chosen and 101 in chosen
+    assert filters.landmarks(points, 500).tolist() == list(range(102))
+
+
+@needs_real_data
+def test_natural_patches_subsample_shows_the_primary_circle():
+    """Carlsson et al.: X(300, 30) of 50,000 patches is a circle. On a 10,000-patch subsample the
+    same density (k scaled to 60) gives one dominant H1 bar, its core near the e1/e2 circle."""
+    points, source = load_natural_patches(n=10_000, seed=0)
+    assert points.shape == (10_000, 8) and "subsample of 10,000" in source
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0, atol=1e-6)
+    stats = filters.circle_statistics(points, k=60, p=30, max_landmarks=300)
+    assert stats.long_bars(0.3) == 1 and stats.dominance > 3
+    assert stats.share_near_circle > 0.5
