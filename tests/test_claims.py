@@ -64,3 +64,12 @@ def test_a_claim_of_several_parts_needs_every_part():
     assert c.verdict_all([c.INCONCLUSIVE, c.NOT_REPRODUCED]) == c.NOT_REPRODUCED
     with pytest.raises(ValueError):
         c.verdict_all([])
+
+
+def test_verdict_earlier():
+    assert c.verdict_earlier([1, 2, 0], [3, 4, 1], never=8) == c.REPRODUCED
+    assert c.verdict_earlier([3, 8], [3, 2], never=8) == c.NOT_REPRODUCED
+    assert c.verdict_earlier([1, 5], [3, 2], never=8) == c.INCONCLUSIVE
+    assert c.verdict_earlier([8, 8], [8, 8], never=8) == c.INCONCLUSIVE
+    with pytest.raises(ValueError, match="one pair"):
+        c.verdict_earlier([1], [1, 2], never=8)

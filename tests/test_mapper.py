@@ -144,3 +144,26 @@ def test_draw_colours_nodes_by_majority_class():
     colours = ax.collections[-1].get_facecolors()[:, :3]
     np.testing.assert_allclose(colours, [[1, 0, 0], [0, 0.5019608, 0]], atol=1e-6)
     plt.close(fig)
+
+
+def test_misclassified_points_in_mixed_nodes():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2])
+    graph = mapper.graph_from_nodes({"a": [0, 1, 2], "b": [3, 4, 5, 6]}, n_points=7)
+    predicted = np.array([0, 0, 0, 1, 2, 2, 1])  # the two errors are in the mixed node b
+    result = mapper.misclassified_purity(graph, labels, predicted)
+    assert result["purity_correct"] == pytest.approx((3 * 1.0 + 2 * 0.5) / 5)
+    assert result["purity_misclassified"] == pytest.approx(0.5)
+    assert result["n_misclassified"] == 2 and result["difference"] > 0
+
+
+def test_purity_by_layer_on_a_layer_that_separates_and_one_that_does_not():
+    points, labels = two_blobs()
+    noise = np.random.default_rng(0).normal(size=points.shape)
+    names = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    fine = np.where(labels == 0, 0, 3)  # airplane (vehicle) vs cat (animal)
+    table, graphs = mapper.purity_by_layer({"noise": noise, "blobs": points}, fine, names,
+                                           covers=[(5, 0.5), (10, 0.3)], progress=False)
+    assert len(table) == 2 * 2 * 2 and len(graphs) == 4
+    blobs = table[(table.layer == "blobs")]
+    assert (blobs.class_lift > 0.99).all() and (blobs.depth == 1).all()
+    assert (table[table.layer == "noise"].class_lift < 0.3).all()

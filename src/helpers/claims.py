@@ -153,3 +153,19 @@ def verdict_all(verdicts: list[str]) -> str:
     if any(v == NOT_REPRODUCED for v in verdicts):
         return NOT_REPRODUCED
     return INCONCLUSIVE
+
+
+def verdict_earlier(first: list[int], second: list[int], never: int) -> str:
+    """Claim "A happens at an earlier layer than B", from the index of the first layer where A
+    happens and where B happens in each repetition (seed), ``never`` meaning it did not happen:
+    reproduced when A comes strictly first in every repetition; not reproduced when it comes
+    first in none (A at the same layer as B, later, or never) and B happens in at least one;
+    otherwise (mixed, or neither happens anywhere) inconclusive."""
+    if len(first) != len(second) or not first:
+        raise ValueError(f"need one pair of layer indices per repetition, got {len(first)} and {len(second)}")
+    earlier = [a < b for a, b in zip(first, second)]
+    if all(earlier):
+        return REPRODUCED
+    if not any(earlier) and any(b < never for b in second):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE

@@ -355,3 +355,50 @@ def iframe(page: str, height: int = 620) -> str:
     check_count("height", height)
     return (f'<iframe srcdoc="{html.escape(page, quote=True)}" width="100%" height="{height}" '
             f'style="border: 1px solid #ddd" loading="lazy"></iframe>')
+
+
+def misclassified_purity(graph: MapperGraph, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """Do misclassified points sit in mixed nodes? From true ``labels`` and ``predicted`` labels
+    (N,): the mean :func:`point_purity` of correctly and of wrongly classified points that lie
+    in some node, their difference (correct minus misclassified), and the counts."""
+    labels, _ = _check_labels(graph, labels)
+    predicted = np.asarray(predicted)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"predicted must have the shape of labels {labels.shape}, got {predicted.shape}")
+    purity = point_purity(graph, labels)
+    placed = ~np.isnan(purity)
+    wrong = predicted != labels
+    correct_purity = float(purity[placed & ~wrong].mean()) if np.any(placed & ~wrong) else float("nan")
+    wrong_purity = float(purity[placed & wrong].mean()) if np.any(placed & wrong) else float("nan")
+    return {"purity_correct": correct_purity, "purity_misclassified": wrong_purity,
+            "difference": correct_purity - wrong_purity,
+            "n_correct": int(np.sum(placed & ~wrong)), "n_misclassified": int(np.sum(placed & wrong))}
+
+
+def purity_by_layer(clouds: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],
+                    groups: dict[str, Sequence[str]] = CIFAR10_SUPERCLASSES, lenses: Sequence[str] = ("l2norm",),
+                    covers: Sequence[tuple[int, float]] = ((10, 0.5),), n_permutations: int = 20, seed: int = 0,
+                    progress: bool = True, **options: object) -> tuple[pd.DataFrame, dict[tuple, MapperGraph]]:
+    """Mapper graph of every layer's cloud for every lens and cover, and its purity at the class
+    and at the group (superclass) level.
+
+    ``clouds``: layer name -> (N, D) points of the same N images, in depth order; ``labels`` (N,)
+    their classes; ``covers``: (n_cubes, overlap) pairs; ``options`` go to :func:`mapper_graph`
+    (``min_samples``, ``eps``, ``n_components``). Returns a long table, one row per layer, lens,
+    cover and level (``"class"`` or ``"superclass"``) with the columns of :func:`purity_stats`
+    plus ``depth`` (0-based layer index) and ``eps``; and the graphs keyed by
+    ``(layer, lens, n_cubes, overlap)``."""
+    from tqdm.auto import tqdm
+
+    coarse, group_names = superclass_labels(labels, class_names, groups)
+    levels = {"class": (np.asarray(labels), len(class_names)), "superclass": (coarse, len(group_names))}
+    jobs = [(depth, layer, lens, cover) for depth, layer in enumerate(clouds) for lens in lenses for cover in covers]
+    rows, graphs = [], {}
+    for depth, layer, lens, (n_cubes, overlap) in tqdm(jobs, desc="Mapper graphs", disable=not progress):
+        graph = mapper_graph(clouds[layer], lens=lens, n_cubes=n_cubes, overlap=overlap, seed=seed, **options)
+        graphs[(layer, lens, n_cubes, overlap)] = graph
+        for level, (values, n_classes) in levels.items():
+            stats = purity_stats(graph, values, n_classes, n_permutations=n_permutations, seed=seed)
+            rows.append({"layer": layer, "depth": depth, "lens": lens, "n_cubes": n_cubes, "overlap": overlap,
+                         "level": level, "eps": graph.eps, **stats})
+    return pd.DataFrame(rows), graphs
