@@ -34,6 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from .topology import check_count
 
@@ -124,7 +125,9 @@ def mapper_graph(points: np.ndarray, lens: str = "l2norm", n_cubes: int = 10, ov
     ``lens``: see :func:`lens_values`; ``n_cubes`` intervals per lens dimension overlapping by
     the fraction ``overlap`` (in (0, 1)); DBSCAN with ``min_samples`` and radius ``eps``, either
     a positive number or ``"knee"`` (:func:`knee_eps` with ``k = min_samples``, computed once on
-    the whole cloud). Points DBSCAN calls noise belong to no node."""
+    the whole cloud). Points DBSCAN calls noise belong to no node. The clustering runs on one
+    thread: Mapper solves many small problems, for which starting OpenMP threads costs more than
+    it saves (several times more on a busy machine)."""
     points = _check_points(points)
     n_cubes = check_count("n_cubes", n_cubes)
     min_samples = check_count("min_samples", min_samples)
@@ -140,9 +143,10 @@ def mapper_graph(points: np.ndarray, lens: str = "l2norm", n_cubes: int = 10, ov
         raise ValueError(f"eps={eps!r}: expected 'knee' or a positive number")
     radius = max(radius, np.finfo(float).tiny)  # DBSCAN refuses 0 (duplicated points)
     lens_array = lens_values(points, lens, n_components, seed)
-    mapper = kmapper.KeplerMapper(verbose=0)
-    raw = mapper.map(lens_array, points, clusterer=DBSCAN(eps=radius, min_samples=min_samples),
-                     cover=kmapper.Cover(n_cubes=n_cubes, perc_overlap=overlap))
+    with threadpool_limits(limits=1, user_api="openmp"):
+        raw = kmapper.KeplerMapper(verbose=0).map(lens_array, points,
+                                                  clusterer=DBSCAN(eps=radius, min_samples=min_samples),
+                                                  cover=kmapper.Cover(n_cubes=n_cubes, perc_overlap=overlap))
     nodes = {name: np.array(sorted(members), dtype=int) for name, members in raw["nodes"].items()}
     edges = sorted({tuple(sorted((a, b))) for a, ends in raw["links"].items() for b in ends})
     settings = {"lens": lens, "n_cubes": n_cubes, "overlap": overlap, "min_samples": min_samples,
