@@ -131,7 +131,8 @@ def test_interactive_html_is_a_kepler_mapper_page_and_embeds_in_an_iframe():
     page = mapper.interactive_html(graph, labels, names, "blobs", groups=mapper.CIFAR10_SUPERCLASSES)
     assert page.lstrip().lower().startswith("<!doctype html") and "vehicle (superclass)" in page
     frame = mapper.iframe(page, height=300)
-    assert frame.startswith("<iframe srcdoc=") and '"' not in frame.split('srcdoc="')[1].split('" width')[0]
+    assert frame.startswith('<div class="mapper-graph"><iframe srcdoc=')
+    assert '"' not in frame.split('srcdoc="')[1].split('" width')[0]  # the page is escaped
 
 
 def test_draw_colours_nodes_by_majority_class():

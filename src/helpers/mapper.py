@@ -354,11 +354,11 @@ def interactive_html(graph: MapperGraph, labels: np.ndarray, class_names: Sequen
 
 
 def iframe(page: str, height: int = 620) -> str:
-    """An ``<iframe>`` holding the complete HTML document ``page`` inline (``srcdoc``), so that a
-    notebook output or a book page shows it without a separate file."""
+    """An ``<iframe>`` holding the complete HTML document ``page`` inline (``srcdoc``), wrapped in
+    a ``<div>``, so that a notebook output or a book page shows it without a separate file."""
     check_count("height", height)
-    return (f'<iframe srcdoc="{html.escape(page, quote=True)}" width="100%" height="{height}" '
-            f'style="border: 1px solid #ddd" loading="lazy"></iframe>')
+    return (f'<div class="mapper-graph"><iframe srcdoc="{html.escape(page, quote=True)}" width="100%" '
+            f'height="{height}" style="border: 1px solid #ddd" loading="lazy"></iframe></div>')
 
 
 def misclassified_purity(graph: MapperGraph, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
