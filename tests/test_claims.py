@@ -73,3 +73,18 @@ def test_verdict_earlier():
     assert c.verdict_earlier([8, 8], [8, 8], never=8) == c.INCONCLUSIVE
     with pytest.raises(ValueError, match="one pair"):
         c.verdict_earlier([1], [1, 2], never=8)
+
+
+def test_verdict_correlated():
+    assert c.verdict_correlated(0.6, 0.001) == c.REPRODUCED
+    assert c.verdict_correlated(0.2, 0.3) == c.INCONCLUSIVE
+    assert c.verdict_correlated(-0.4, 0.99) == c.NOT_REPRODUCED
+    assert c.verdict_correlated(float("nan"), 1.0) == c.INCONCLUSIVE
+
+
+def test_verdict_above_chance():
+    assert c.verdict_above_chance(18, 20, 0.1) == c.REPRODUCED
+    assert c.verdict_above_chance(1, 20, 0.1) == c.NOT_REPRODUCED
+    assert c.verdict_above_chance(4, 20, 0.1) == c.INCONCLUSIVE  # binomial p = 0.13
+    with pytest.raises(ValueError, match="trials >= 1"):
+        c.verdict_above_chance(3, 2, 0.1)

@@ -169,3 +169,28 @@ def verdict_earlier(first: list[int], second: list[int], never: int) -> str:
     if not any(earlier) and any(b < never for b in second):
         return NOT_REPRODUCED
     return INCONCLUSIVE
+
+
+def verdict_correlated(rho: float, p_value: float, alpha: float = 0.05) -> str:
+    """Claim "two quantities rise together", from a correlation ``rho`` and the one-sided
+    ``p_value`` of a test that it is positive: reproduced when positive and significant at
+    ``alpha``; not reproduced when zero or negative; otherwise inconclusive."""
+    if not np.isfinite(rho):
+        return INCONCLUSIVE
+    if rho <= 0:
+        return NOT_REPRODUCED
+    return REPRODUCED if p_value < alpha else INCONCLUSIVE
+
+
+def verdict_above_chance(successes: int, trials: int, chance: float, alpha: float = 0.05) -> str:
+    """Claim "a method succeeds more often than chance", from ``successes`` out of ``trials``
+    and the success probability ``chance`` of a random guess: reproduced when the one-sided
+    binomial test rejects "no better than chance" at ``alpha``; not reproduced when the success
+    rate is at or below chance; otherwise inconclusive."""
+    if trials < 1 or not 0 <= successes <= trials or not 0 < chance < 1:
+        raise ValueError(f"need 0 <= successes <= trials, trials >= 1 and 0 < chance < 1; got "
+                         f"{successes}, {trials}, {chance}")
+    if successes / trials <= chance:
+        return NOT_REPRODUCED
+    p_value = stats.binomtest(successes, trials, chance, alternative="greater").pvalue
+    return REPRODUCED if p_value < alpha else INCONCLUSIVE
