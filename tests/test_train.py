@@ -104,3 +104,11 @@ def test_crop_and_flip_keeps_shape_and_moves_content_by_at_most_the_padding():
     assert np.all(np.abs(positions[:, 0] - 3) <= 2)
     assert len({tuple(p) for p in positions}) > 4  # offsets and flips differ between images
     assert torch.all(out.sum((1, 2, 3)) <= 1.0)
+
+
+def test_crop_and_flip_returns_a_contiguous_batch():
+    from helpers.train import crop_and_flip
+
+    images = torch.rand(5, 3, 8, 8)
+    augmented = crop_and_flip(images, torch.Generator().manual_seed(0), padding=2)
+    assert augmented.shape == images.shape and augmented.is_contiguous()

@@ -147,7 +147,8 @@ def crop_and_flip(images: torch.Tensor, generator: torch.Generator, padding: int
     batch = torch.arange(n, device=images.device)[:, None, None]
     cropped = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
     flip = (torch.rand(n, generator=generator) < 0.5).to(images.device)
-    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+    # contiguous: CPU convolutions of very narrow networks corrupt memory on the strided view
+    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped).contiguous()
 
 
 def _optimiser(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
