@@ -53,3 +53,11 @@ def test_trained_network_starts_from_the_untrained_one_and_comes_back_from_the_c
     assert not torch.equal(trained.model.conv1.weight, untrained.conv1.weight)
     # the training history has the checks of two steps, and the model is ready for inference
     assert trained.history.steps[-1] <= 2 and not trained.model.training
+
+
+def test_network_keys_tell_seeds_and_training_apart(digits):
+    trained = cifar_resnets.network_key(digits, 0, 4, TINY)
+    assert trained["train"]["seed"] == 0 and trained["data"] == digits.config
+    assert cifar_resnets.network_key(digits, 1, 4, TINY) != trained
+    assert cifar_resnets.network_key(digits, 0, 4, None) == {"data": digits.config, "architecture": "resnet18",
+                                                             "width": 4, "train": None, "seed": 0}

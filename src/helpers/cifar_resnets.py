@@ -120,9 +120,13 @@ def untrained_resnet(data: ResNetData, seed: int, width: int) -> CifarResNet:
     return model.eval()
 
 
-def _cache_config(data: ResNetData, seed: int, width: int, train_config: TrainConfig) -> dict[str, Any]:
-    return {"data": data.config, "architecture": "resnet18", "width": int(width),
-            "train": {**vars(train_config), "seed": int(seed)}}
+def network_key(data: ResNetData, seed: int, width: int, train_config: TrainConfig | None) -> dict[str, Any]:
+    """What identifies a network in cache keys: the data, the architecture, its width and seed
+    and the training settings (``train_config`` ``None``: the untrained network of that seed)."""
+    key = {"data": data.config, "architecture": "resnet18", "width": int(width)}
+    if train_config is None:
+        return {**key, "train": None, "seed": int(seed)}
+    return {**key, "train": {**vars(train_config), "seed": int(seed)}}
 
 
 def _train(data: ResNetData, seed: int, width: int, train_config: TrainConfig, device: str) -> dict[str, Any]:
@@ -142,7 +146,7 @@ def trained_resnet(data: ResNetData, seed: int, width: int, train_config: TrainC
     """The ResNet-18 of ``width`` trained on ``data`` from the initial weights of ``seed`` (the
     seed of ``train_config`` is replaced by ``seed``): from ``cache`` (kind ``"cifar-resnet"``),
     or trained with :func:`helpers.train.fit` and cached."""
-    config = _cache_config(data, seed, width, train_config)
+    config = network_key(data, seed, width, train_config)
     artifact = cache.get_or_compute(CACHE_KIND, config, lambda: _train(data, seed, width, train_config, device))
     model = untrained_resnet(data, seed, width)
     model.load_state_dict(artifact["state_dict"])
