@@ -88,3 +88,10 @@ def test_verdict_above_chance():
     assert c.verdict_above_chance(4, 20, 0.1) == c.INCONCLUSIVE  # binomial p = 0.13
     with pytest.raises(ValueError, match="trials >= 1"):
         c.verdict_above_chance(3, 2, 0.1)
+
+
+def test_verdict_one_sided():
+    assert c.verdict_one_sided(0.02, 0.001) == c.REPRODUCED
+    assert c.verdict_one_sided(0.02, 0.2) == c.INCONCLUSIVE
+    assert c.verdict_one_sided(0.02, float("nan")) == c.INCONCLUSIVE
+    assert c.verdict_one_sided(-0.01, 0.001) == c.NOT_REPRODUCED

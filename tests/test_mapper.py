@@ -79,6 +79,14 @@ def test_superclasses_of_cifar10():
         mapper.superclass_labels(np.array([0]), ("cow",))
 
 
+def test_half_rise_index():
+    assert mapper.half_rise_index([0.1, 0.1, 0.2, 0.5, 0.5]) == 3  # half of the rise 0.1 -> 0.5 is 0.3
+    assert mapper.half_rise_index([0.4, 0.6, 0.5, 0.45]) == 1
+    assert mapper.half_rise_index([0.5, 0.4, 0.3]) == 3  # never rises
+    with pytest.raises(ValueError, match="fraction=0"):
+        mapper.half_rise_index([0.1, 0.2], fraction=0)
+
+
 def test_first_index_reaching():
     assert mapper.first_index_reaching([0.1, 0.4, 0.6, 0.9], 0.5) == 2
     assert mapper.first_index_reaching([0.1, 0.2], 0.5) == 2
@@ -155,6 +163,7 @@ def test_misclassified_points_in_mixed_nodes():
     assert result["purity_correct"] == pytest.approx((3 * 1.0 + 2 * 0.5) / 5)
     assert result["purity_misclassified"] == pytest.approx(0.5)
     assert result["n_misclassified"] == 2 and result["difference"] > 0
+    assert 0 < result["mannwhitney_p"] < 0.2
 
 
 def test_purity_by_layer_on_a_layer_that_separates_and_one_that_does_not():

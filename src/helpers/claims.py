@@ -194,3 +194,12 @@ def verdict_above_chance(successes: int, trials: int, chance: float, alpha: floa
         return NOT_REPRODUCED
     p_value = stats.binomtest(successes, trials, chance, alternative="greater").pvalue
     return REPRODUCED if p_value < alpha else INCONCLUSIVE
+
+
+def verdict_one_sided(difference: float, pvalue: float, alpha: float = 0.05) -> str:
+    """Claim "a > b" from the observed difference a - b and a one-sided test's p-value:
+    reproduced when positive and significant at ``alpha``; not reproduced when not positive;
+    otherwise (positive, not significant, or no test) inconclusive."""
+    if difference <= 0:
+        return NOT_REPRODUCED
+    return REPRODUCED if pvalue < alpha else INCONCLUSIVE

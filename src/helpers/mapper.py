@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from scipy import sparse, stats
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 from sklearn.decomposition import PCA
@@ -298,6 +298,21 @@ def first_index_reaching(values: Sequence[float], level: float) -> int:
     return int(reached[0]) if reached.size else len(values)
 
 
+def half_rise_index(values: Sequence[float], fraction: float = 0.5) -> int:
+    """Index of the first value that has completed ``fraction`` of the rise from the first value
+    to the largest one (``v[i] >= v[0] + fraction * (max(v) - v[0])``, for i >= 1); ``len(values)``
+    when the values never rise above the first. Says *where* a curve rises, whatever its height."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or len(values) < 2:
+        raise ValueError(f"need a 1-D sequence of at least 2 values, got shape {values.shape}")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction={fraction!r}: expected a number in (0, 1]")
+    rise = values.max() - values[0]
+    if rise <= 0:
+        return len(values)
+    return 1 + first_index_reaching(values[1:], values[0] + fraction * rise)
+
+
 def shared_pairs(sharing: np.ndarray, class_names: Sequence[str], top: int = 5) -> pd.DataFrame:
     """The ``top`` pairs of distinct classes that share nodes most, from a :func:`class_sharing`
     matrix: ``share`` is the mean of [a, b] and [b, a]."""
@@ -364,7 +379,8 @@ def iframe(page: str, height: int = 620) -> str:
 def misclassified_purity(graph: MapperGraph, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     """Do misclassified points sit in mixed nodes? From true ``labels`` and ``predicted`` labels
     (N,): the mean :func:`point_purity` of correctly and of wrongly classified points that lie
-    in some node, their difference (correct minus misclassified), and the counts."""
+    in some node, their difference (correct minus misclassified), the one-sided Mann-Whitney
+    p-value of "correct points sit in purer nodes", and the counts."""
     labels, _ = _check_labels(graph, labels)
     predicted = np.asarray(predicted)
     if predicted.shape != labels.shape:
@@ -372,11 +388,16 @@ def misclassified_purity(graph: MapperGraph, labels: np.ndarray, predicted: np.n
     purity = point_purity(graph, labels)
     placed = ~np.isnan(purity)
     wrong = predicted != labels
-    correct_purity = float(purity[placed & ~wrong].mean()) if np.any(placed & ~wrong) else float("nan")
-    wrong_purity = float(purity[placed & wrong].mean()) if np.any(placed & wrong) else float("nan")
+    correct, misclassified = purity[placed & ~wrong], purity[placed & wrong]
+    if len(correct) and len(misclassified):
+        pvalue = float(stats.mannwhitneyu(correct, misclassified, alternative="greater").pvalue)
+    else:
+        pvalue = float("nan")
+    correct_purity = float(correct.mean()) if len(correct) else float("nan")
+    wrong_purity = float(misclassified.mean()) if len(misclassified) else float("nan")
     return {"purity_correct": correct_purity, "purity_misclassified": wrong_purity,
-            "difference": correct_purity - wrong_purity,
-            "n_correct": int(np.sum(placed & ~wrong)), "n_misclassified": int(np.sum(placed & wrong))}
+            "difference": correct_purity - wrong_purity, "mannwhitney_p": pvalue,
+            "n_correct": int(len(correct)), "n_misclassified": int(len(misclassified))}
 
 
 def purity_by_layer(clouds: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],
