@@ -66,13 +66,13 @@ def test_a_claim_of_several_parts_needs_every_part():
         c.verdict_all([])
 
 
-def test_verdict_correlation_needs_the_right_sign_and_significance():
-    assert c.verdict_correlation(-0.8, 0.001, expected_sign=-1) == c.REPRODUCED
-    assert c.verdict_correlation(-0.3, 0.2, expected_sign=-1) == c.INCONCLUSIVE
-    assert c.verdict_correlation(0.3, 0.001, expected_sign=-1) == c.NOT_REPRODUCED
-    assert c.verdict_correlation(0.0, 1.0, expected_sign=1) == c.NOT_REPRODUCED
+def test_verdict_sign_needs_the_right_sign_and_significance():
+    assert c.verdict_sign(-0.8, 0.001, expected_sign=-1) == c.REPRODUCED
+    assert c.verdict_sign(-0.3, 0.2, expected_sign=-1) == c.INCONCLUSIVE
+    assert c.verdict_sign(0.3, 0.001, expected_sign=-1) == c.NOT_REPRODUCED
+    assert c.verdict_sign(0.0, 1.0, expected_sign=1) == c.NOT_REPRODUCED
     with pytest.raises(ValueError, match="expected_sign"):
-        c.verdict_correlation(0.5, 0.01, expected_sign=0)
+        c.verdict_sign(0.5, 0.01, expected_sign=0)
 
 
 def test_verdict_probability_has_a_grey_zone():
@@ -89,3 +89,34 @@ def test_verdict_agreement_thresholds_kendall_tau():
     assert c.verdict_agreement(-0.1) == c.NOT_REPRODUCED
     with pytest.raises(ValueError):
         c.verdict_agreement(0.5, high=0.2, low=0.6)
+
+
+def test_verdict_earlier():
+    assert c.verdict_earlier([1, 2, 0], [3, 4, 1], never=8) == c.REPRODUCED
+    assert c.verdict_earlier([3, 8], [3, 2], never=8) == c.NOT_REPRODUCED
+    assert c.verdict_earlier([1, 5], [3, 2], never=8) == c.INCONCLUSIVE
+    assert c.verdict_earlier([8, 8], [8, 8], never=8) == c.INCONCLUSIVE
+    with pytest.raises(ValueError, match="one pair"):
+        c.verdict_earlier([1], [1, 2], never=8)
+
+
+def test_verdict_sign_of_a_correlation():
+    assert c.verdict_sign(0.6, 0.001) == c.REPRODUCED
+    assert c.verdict_sign(0.2, 0.3) == c.INCONCLUSIVE
+    assert c.verdict_sign(-0.4, 0.99) == c.NOT_REPRODUCED
+    assert c.verdict_sign(float("nan"), 1.0) == c.INCONCLUSIVE
+
+
+def test_verdict_above_chance():
+    assert c.verdict_above_chance(18, 20, 0.1) == c.REPRODUCED
+    assert c.verdict_above_chance(1, 20, 0.1) == c.NOT_REPRODUCED
+    assert c.verdict_above_chance(4, 20, 0.1) == c.INCONCLUSIVE  # binomial p = 0.13
+    with pytest.raises(ValueError, match="trials >= 1"):
+        c.verdict_above_chance(3, 2, 0.1)
+
+
+def test_verdict_sign_of_a_difference():
+    assert c.verdict_sign(0.02, 0.001) == c.REPRODUCED
+    assert c.verdict_sign(0.02, 0.2) == c.INCONCLUSIVE
+    assert c.verdict_sign(0.02, float("nan")) == c.INCONCLUSIVE
+    assert c.verdict_sign(-0.01, 0.001) == c.NOT_REPRODUCED

@@ -42,4 +42,17 @@ def test_bar_lengths_and_circle_projection_draw():
     points[:, 0] = 1.0
     plotting.circle_projection(points, right)
     assert len(right.collections) == 1 and len(right.patches) == 1
+
+
+def test_barcode_and_layer_heatmap_draw():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from helpers import plotting
+
+    fig, axes = plt.subplots(1, 2)
+    plotting.barcode([np.array([[0.0, np.inf], [0.0, 0.5]]), np.array([[0.2, 0.9]])], axes[0], "bars")
+    assert axes[0].get_title() == "bars" and len(axes[0].patches) == 3
+    plotting.layer_heatmap(np.eye(3), ["a", "b", "c"], axes[1], "map")
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["a", "b", "c"]
     plt.close(fig)

@@ -340,3 +340,90 @@ def test_rips_matches_ripser_and_rejects_bad_input():
         rips_diagrams(np.zeros(5))
     with pytest.raises(ValueError, match=r"unsupported homology dimensions \(3,\)"):
         rips_diagrams(points, (3,))
+
+
+def test_rips_diagrams_scale_with_the_cloud_and_cloud_scale_knows_its_median():
+    from helpers.topology import cloud_scale, layer_rips_diagrams
+
+    points = np.random.default_rng(2).normal(size=(60, 3))
+    scale = cloud_scale(points, "median_distance")
+    assert cloud_scale(points, "none") == 1.0
+    assert cloud_scale(points * 4.0, "median_distance") == pytest.approx(4.0 * scale)
+    diagrams = layer_rips_diagrams({"raw": points, "scaled": points / scale}, (0, 1), progress=False)
+    for raw, scaled in zip(diagrams["raw"], diagrams["scaled"]):
+        np.testing.assert_allclose(raw / scale, scaled, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"unknown cloud scaling 'max'.*'none', 'median_distance'"):
+        cloud_scale(points, "max")
+
+
+# ---------------------------------------------------------------- diagram distances
+
+
+@pytest.mark.parametrize("metric", ["sliced_wasserstein", "wasserstein", "bottleneck"])
+def test_a_diagram_is_at_distance_zero_from_itself_and_symmetric(metric):
+    from helpers.topology import diagram_distance
+
+    rng = np.random.default_rng(3)
+    births = rng.uniform(0, 1, 30)
+    first = np.c_[births, births + rng.uniform(0.01, 1, 30)]
+    second = first + rng.normal(0, 0.05, first.shape)
+    assert diagram_distance(first, first, metric) == pytest.approx(0.0, abs=1e-9)
+    assert diagram_distance(first, second, metric) == pytest.approx(diagram_distance(second, first, metric), rel=1e-6)
+    assert diagram_distance(first, second, metric) > 0
+
+
+def test_distances_of_a_single_point_to_the_empty_diagram_are_known():
+    from helpers.topology import diagram_distance
+
+    point, empty = np.array([[1.0, 3.0]]), np.empty((0, 2))
+    # the point's nearest diagonal point is (2, 2): sup-norm distance 1
+    assert diagram_distance(point, empty, "bottleneck") == pytest.approx(1.0)
+    assert diagram_distance(point, empty, "wasserstein") == pytest.approx(1.0, rel=1e-3)
+    assert diagram_distance(empty, empty, "sliced_wasserstein") == 0.0
+    # sliced Wasserstein never exceeds sqrt(2) times the 1-Wasserstein distance (Euclidean ground)
+    assert 0 < diagram_distance(point, empty, "sliced_wasserstein") <= np.sqrt(2)
+
+
+def test_essential_classes_are_matched_by_birth_or_give_infinity():
+    from helpers.topology import diagram_distance, split_essential
+
+    a = np.array([[0.0, np.inf], [0.0, 1.0]])
+    b = np.array([[0.5, np.inf], [0.0, 1.0]])
+    finite, births = split_essential(a)
+    assert finite.tolist() == [[0.0, 1.0]] and births.tolist() == [0.0]
+    assert diagram_distance(a, b, "bottleneck") == pytest.approx(0.5)
+    assert diagram_distance(a, b, "wasserstein", order=2) == pytest.approx(0.5, rel=1e-3)
+    assert diagram_distance(a, b, "sliced_wasserstein") == pytest.approx(0.5)
+    assert np.isinf(diagram_distance(a, a[1:], "wasserstein"))
+    with pytest.raises(ValueError, match=r"unknown diagram metric 'energy'"):
+        diagram_distance(a, b, "energy")
+    with pytest.raises(ValueError, match=r"\(k, 2\) array"):
+        diagram_distance(np.zeros(3), b)
+
+
+def test_distance_matrix_is_symmetric_with_a_zero_diagonal_and_agrees_with_pairs():
+    from helpers.topology import diagram_distance, distance_matrix, rips_diagrams
+
+    rng = np.random.default_rng(4)
+    angles = rng.uniform(0, 2 * np.pi, (3, 80))
+    circles = [np.c_[r * np.cos(a), r * np.sin(a)] + rng.normal(0, 0.05, (80, 2)) for r, a in zip((1, 1, 3), angles)]
+    h1 = [rips_diagrams(c, (1,))[0] for c in circles]
+    matrix = distance_matrix(h1, metric="wasserstein", progress=False)
+    assert np.allclose(matrix, matrix.T) and np.all(np.diag(matrix) == 0)
+    assert matrix[0, 1] < matrix[0, 2]  # two unit circles are closer to each other than to a circle of radius 3
+    cross = distance_matrix(h1[:1], h1, metric="bottleneck", progress=False)
+    assert cross.shape == (1, 3) and cross[0, 2] == pytest.approx(diagram_distance(h1[0], h1[2], "bottleneck"))
+
+
+def test_sliced_wasserstein_is_the_quantity_persim_computes():
+    from persim import sliced_wasserstein
+
+    from helpers.topology import diagram_distance
+
+    rng = np.random.default_rng(5)
+    diagrams = []
+    for n in (40, 25):
+        births = rng.uniform(0, 1, n)
+        diagrams.append(np.c_[births, births + rng.uniform(0.05, 1, n)])
+    ours = diagram_distance(*diagrams, "sliced_wasserstein", n_directions=50)
+    assert ours == pytest.approx(sliced_wasserstein(*diagrams, M=50), rel=0.02)

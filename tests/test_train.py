@@ -104,3 +104,25 @@ def test_crop_and_flip_keeps_shape_and_moves_content_by_at_most_the_padding():
     assert np.all(np.abs(positions[:, 0] - 3) <= 2)
     assert len({tuple(p) for p in positions}) > 4  # offsets and flips differ between images
     assert torch.all(out.sum((1, 2, 3)) <= 1.0)
+
+
+def test_crop_and_flip_returns_a_contiguous_batch():
+    from helpers.train import crop_and_flip
+
+    images = torch.rand(5, 3, 8, 8)
+    augmented = crop_and_flip(images, torch.Generator().manual_seed(0), padding=2)
+    assert augmented.shape == images.shape and augmented.is_contiguous()
+
+
+def test_narrow_resnets_train_with_augmentation():
+    from helpers.resnet import resnet18
+    from helpers.train import uses_narrow_convolutions
+
+    assert uses_narrow_convolutions(resnet18(4, in_channels=1))
+    assert not uses_narrow_convolutions(torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3)))
+    rng = np.random.default_rng(0)
+    examples = Examples(rng.random((32, 1, 32, 32), dtype=np.float32), None, rng.integers(0, 10, 32))
+    config = TrainConfig(max_steps=4, batch_size=16, learning_rate=0.05, eval_every=2, patience=2,
+                         optimiser="sgd", augment=True)
+    history = fit(resnet18(4, in_channels=1), examples, examples, config, device="cpu", progress=False)
+    assert history.steps == [2, 4]

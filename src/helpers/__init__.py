@@ -1,10 +1,20 @@
 """Library behind the book "Topology of CNNs".
 
-One module per concern: ``data`` (dataset registry), ``topology`` (persistence and its
-vectorisations), ``models`` (the CNNs of chapters 1 and 2), ``resnet`` (CIFAR ResNets),
-``train`` (training loop and evaluation), ``cache`` (content-addressed artifacts), ``claims``
-(the scorecard's records), ``plotting`` (figure style) and ``book`` (the runner that executes
-chapters and builds the book).
+One module per concern:
+
+* data and training: ``data`` (dataset registry), ``transients`` (the simulator), ``train``
+  (training loop and evaluation), ``cache`` (content-addressed artifacts);
+* persistence: ``topology`` (cubical and Rips persistence, vectorisations, diagram distances);
+* chapters 1-2 (P1): ``models`` (fusion CNNs), ``fusion``, ``explain`` (Grad-CAM, inverse
+  images), ``localisation``;
+* chapter 3 (P3): ``filters`` (filter spaces, density filtration, the primary circle),
+  ``filter_nets`` (the small CNNs whose filters are studied);
+* chapters 4-5 (P2): ``resnet`` (CIFAR ResNets), ``cifar_resnets`` (trained and cached),
+  ``activations`` (point clouds of hidden layers, CKA), ``layer_comparison``, ``mapper``;
+* chapter 6 (P4): ``betti`` (Betti numbers of activation volumes, the decay score), ``zoo``
+  (the model zoo), ``transferability`` (LogME, LEEP, H-score);
+* the book: ``claims`` (the scorecard's records and verdicts), ``plotting`` (figure style),
+  ``book`` (the runner that executes chapters and builds the book).
 """
 
 __version__ = "0.1.0"

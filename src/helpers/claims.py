@@ -202,15 +202,6 @@ def verdict_rank_correlation(correlation: RankCorrelation, sign: int = 1) -> str
     if high < 0:
         return NOT_REPRODUCED
     return INCONCLUSIVE
-def verdict_correlation(statistic: float, pvalue: float, expected_sign: int, alpha: float = 0.05) -> str:
-    """Claim "the correlation has sign ``expected_sign`` (+1 or -1)": reproduced when the
-    statistic has that sign and its p-value is below ``alpha``; not reproduced when it has the
-    other sign or is zero; inconclusive when the sign is right but not significant."""
-    if expected_sign not in (1, -1):
-        raise ValueError(f"expected_sign must be +1 or -1, got {expected_sign!r}")
-    if not np.sign(statistic) == expected_sign:
-        return NOT_REPRODUCED
-    return REPRODUCED if pvalue < alpha else INCONCLUSIVE
 
 
 def verdict_probability(probability: float, level: float = 0.95) -> str:
@@ -233,3 +224,47 @@ def verdict_agreement(tau: float, high: float = 0.6, low: float = 0.2) -> str:
     if tau >= high:
         return REPRODUCED
     return NOT_REPRODUCED if tau < low else INCONCLUSIVE
+
+
+def verdict_earlier(first: list[int], second: list[int], never: int) -> str:
+    """Claim "A happens at an earlier layer than B", from the index of the first layer where A
+    happens and where B happens in each repetition (seed), ``never`` meaning it did not happen:
+    reproduced when A comes strictly first in every repetition; not reproduced when it comes
+    first in none (A at the same layer as B, later, or never) and B happens in at least one;
+    otherwise (mixed, or neither happens anywhere) inconclusive."""
+    if len(first) != len(second) or not first:
+        raise ValueError(f"need one pair of layer indices per repetition, got {len(first)} and {len(second)}")
+    earlier = [a < b for a, b in zip(first, second)]
+    if all(earlier):
+        return REPRODUCED
+    if not any(earlier) and any(b < never for b in second):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def verdict_above_chance(successes: int, trials: int, chance: float, alpha: float = 0.05) -> str:
+    """Claim "a method succeeds more often than chance", from ``successes`` out of ``trials``
+    and the success probability ``chance`` of a random guess: reproduced when the one-sided
+    binomial test rejects "no better than chance" at ``alpha``; not reproduced when the success
+    rate is at or below chance; otherwise inconclusive."""
+    if trials < 1 or not 0 <= successes <= trials or not 0 < chance < 1:
+        raise ValueError(f"need 0 <= successes <= trials, trials >= 1 and 0 < chance < 1; got "
+                         f"{successes}, {trials}, {chance}")
+    if successes / trials <= chance:
+        return NOT_REPRODUCED
+    p_value = stats.binomtest(successes, trials, chance, alternative="greater").pvalue
+    return REPRODUCED if p_value < alpha else INCONCLUSIVE
+
+
+def verdict_sign(statistic: float, pvalue: float, expected_sign: int = 1, alpha: float = 0.05) -> str:
+    """Claim "the effect has sign ``expected_sign``" (+1 or -1), from a statistic (a correlation,
+    a difference a - b, ...) and the p-value of a test of it: reproduced when the statistic has
+    that sign and ``pvalue < alpha``; not reproduced when it is zero or has the other sign;
+    inconclusive when the sign is right but the test is not significant (or either is NaN)."""
+    if expected_sign not in (1, -1):
+        raise ValueError(f"expected_sign must be +1 or -1, got {expected_sign!r}")
+    if not np.isfinite(statistic):
+        return INCONCLUSIVE
+    if np.sign(statistic) != expected_sign:
+        return NOT_REPRODUCED
+    return REPRODUCED if pvalue < alpha else INCONCLUSIVE

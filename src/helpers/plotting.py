@@ -117,6 +117,19 @@ def bar_lengths(persistences: np.ndarray, ax: plt.Axes, n_shown: int = 20, title
     ax.invert_yaxis()
     ax.set_yticks([])
     ax.set_xlabel("H1 bar length (death - birth)")
+
+
+def barcode(diagrams: Sequence[np.ndarray], ax: plt.Axes, title: str = "", max_bars: int = 60) -> plt.Axes:
+    """Barcode of diagrams (one (k, 2) array per homology dimension, H0, H1, ...) with gudhi:
+    the ``max_bars`` longest bars, coloured by dimension; infinite bars reach the right edge."""
+    import gudhi
+    import gudhi.persistence_graphical_tools as gudhi_plots
+
+    gudhi_plots._gudhi_matplotlib_use_tex = False  # the book's figures use matplotlib's own text
+    bars = [(dim, (float(b), float(d))) for dim, diagram in enumerate(diagrams) for b, d in diagram]
+    persistence = sorted(bars, key=lambda bar: bar[1][1] - bar[1][0], reverse=True)[:max_bars]
+    with plt.rc_context():
+        gudhi.plot_persistence_barcode(persistence, max_intervals=max_bars, axes=ax, legend=True)
     ax.set_title(title)
     return ax
 
@@ -128,4 +141,13 @@ def circle_projection(points: np.ndarray, ax: plt.Axes, title: str = "", colour:
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.5", lw=1, ls="--"))
     ax.scatter(points[:, 0], points[:, 1], s=size, c="C0" if colour is None else colour, alpha=0.5, linewidths=0)
     ax.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="e1", ylabel="e2", title=title, aspect="equal")
+
+
+def layer_heatmap(matrix: np.ndarray, names: Sequence[str], ax: plt.Axes, title: str = "",
+                  label: str = "distance", column_names: Sequence[str] | None = None) -> plt.Axes:
+    """A layer-by-layer matrix (L, M) as a heat map, rows and columns labelled by layer name."""
+    sns.heatmap(matrix, ax=ax, cmap="viridis", square=True, xticklabels=column_names or names,
+                yticklabels=names, cbar_kws={"label": label, "shrink": 0.7})
+    ax.tick_params(labelsize="x-small")
+    ax.set_title(title)
     return ax

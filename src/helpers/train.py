@@ -147,7 +147,7 @@ def crop_and_flip(images: torch.Tensor, generator: torch.Generator, padding: int
     batch = torch.arange(n, device=images.device)[:, None, None]
     cropped = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
     flip = (torch.rand(n, generator=generator) < 0.5).to(images.device)
-    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped)
+    return torch.where(flip[:, None, None, None], cropped.flip(3), cropped).contiguous()
 
 
 def _optimiser(model: nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
@@ -166,8 +166,30 @@ def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
 
 
+NARROWEST_ONEDNN_CHANNELS = 8
+"""Convolutions with fewer channels than this are trained without oneDNN (see :func:`fit`)."""
+
+
+def uses_narrow_convolutions(model: nn.Module) -> bool:
+    """Whether any 2-D convolution of ``model`` has fewer than ``NARROWEST_ONEDNN_CHANNELS``
+    input or output channels."""
+    return any(min(m.in_channels, m.out_channels) < NARROWEST_ONEDNN_CHANNELS
+               for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
 def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = TrainConfig(),
         device: str = "auto", progress: bool = True, snapshot_steps: Sequence[int] = ()) -> History:
+    """Train ``model`` in place with early stopping on the ``val`` loss (see :func:`_fit`).
+
+    Networks with very narrow convolutions (e.g. a ResNet of width 4 on one-channel images) train
+    with oneDNN switched off: with augmented batches, its CPU kernels corrupt memory in the
+    backward pass of such networks (torch 2.13), which aborts the process."""
+    with torch.backends.mkldnn.flags(enabled=not uses_narrow_convolutions(model)):
+        return _fit(model, train, val, config, device, progress, snapshot_steps)
+
+
+def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
+         device: str, progress: bool, snapshot_steps: Sequence[int]) -> History:
     """Train ``model`` in place with early stopping on the ``val`` loss.
 
     Runs at most ``config.max_steps`` steps, checks the validation loss every

@@ -1,0 +1,207 @@
+"""Hidden-layer activations as point clouds, and the representational-similarity tools of P2's
+discussion: linear CKA, the principal-component removal test of Ding et al. and layer matching.
+
+Sections:
+
+* **Point clouds** -- :func:`layer_names` picks layers by kind; :func:`point_clouds` runs the
+  images through a network once, with forward hooks, and turns each layer's activation maps
+  (N, C, H, W) into an (N, D) point cloud by one of :data:`CLOUD_METHODS`.
+* **Similarity** -- :func:`linear_cka`, :func:`cka_matrix`.
+* **Sensitivity** -- :func:`remove_principal_components` (Ding, Denain & Steinhardt 2021).
+* **Layer matching** -- :func:`nearest_layers`, :func:`matching_share`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .resnet import BasicBlock
+
+LAYER_KINDS = ("conv", "block")
+"""``conv``: every Conv2d, its output before BatchNorm (P2's persistence layers);
+``block``: the output of every residual block, after BatchNorm, the shortcut sum and ReLU."""
+
+CLOUD_METHODS = ("top_l2", "gap", "random_projection", "random_interior")
+"""How an activation map (C, H, W) becomes one point: the channel vector (C,) at the spatial
+position of largest l2 norm (P2's choice for persistence); global average pooling (C,); the
+flattened map (C*H*W,) times a fixed Gaussian matrix (n_components,); the channel vector at
+one random interior position (P2's choice for Mapper)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Point clouds
+# --------------------------------------------------------------------------------------------
+
+
+def layer_names(model: nn.Module, kind: str) -> list[str]:
+    """Names (as in ``model.named_modules()``, in forward order) of the layers of ``kind``."""
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"unknown layer kind {kind!r}; expected one of {LAYER_KINDS}")
+    wanted = nn.Conv2d if kind == "conv" else BasicBlock
+    return [name for name, module in model.named_modules() if isinstance(module, wanted)]
+
+
+def _top_l2(maps: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C): the channel vector at the position of largest l2 norm."""
+    flat = maps.flatten(2)  # (B, C, H*W)
+    best = flat.norm(dim=1).argmax(dim=1)  # (B,)
+    return flat[torch.arange(len(flat)), :, best]
+
+
+def _at_positions(maps: torch.Tensor, uniform: np.ndarray) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C): the channel vector at one interior position per image, chosen by
+    ``uniform`` (B, 2) numbers in [0, 1) (rows and columns 1 .. size-2; all of them when the map
+    is narrower than 3)."""
+    _, _, height, width = maps.shape
+    def index(u: np.ndarray, size: int) -> torch.Tensor:
+        low, count = (1, size - 2) if size >= 3 else (0, size)
+        return torch.from_numpy(low + np.floor(u * count).astype(np.int64))
+    rows, cols = index(uniform[:, 0], height), index(uniform[:, 1], width)
+    return maps[torch.arange(len(maps)), :, rows, cols]
+
+
+def _projection(features: int, n_components: int, seed: int, layer_index: int) -> torch.Tensor:
+    """(features, n_components) Gaussian matrix with entries N(0, 1/n_components), fixed by
+    ``(seed, layer_index)``: distances between projected points estimate the original ones."""
+    generator = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, layer_index]).generate_state(1)[0]))
+    return torch.randn(features, n_components, generator=generator) / np.sqrt(n_components)
+
+
+def point_clouds(model: nn.Module, images: np.ndarray, layers: Sequence[str], method: str, seed: int = 0,
+                 batch_size: int = 250, n_components: int = 64, device: str = "cpu") -> dict[str, np.ndarray]:
+    """One point per image for each of ``layers``: ``{layer: (N, D) float32}``.
+
+    One forward pass over ``images`` ((N, C, H, W) float32, what the model takes) in batches,
+    without gradients, with forward hooks on the named layers; the model is put in evaluation
+    mode. ``method`` is one of :data:`CLOUD_METHODS`; D is the layer's channel count, or
+    ``n_components`` for ``random_projection``. ``seed`` fixes the projection matrices and the
+    random positions (per layer; independent of ``batch_size``).
+    """
+    if method not in CLOUD_METHODS:
+        raise ValueError(f"unknown point-cloud method {method!r}; expected one of {CLOUD_METHODS}")
+    modules = dict(model.named_modules())
+    missing = [name for name in layers if name not in modules]
+    if missing:
+        raise ValueError(f"layers {missing} are not modules of the model; e.g. {layer_names(model, 'conv')[:3]}")
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
+    if n_components < 1:
+        raise ValueError(f"n_components must be positive, got {n_components}")
+    rng = {name: np.random.default_rng([seed, index]) for index, name in enumerate(layers)}
+    positions = {name: rng[name].random((len(images), 2)) for name in layers}
+    projections: dict[str, torch.Tensor] = {}
+    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
+    batch_start = 0
+
+    def reduce(name: str, maps: torch.Tensor) -> torch.Tensor:
+        maps = maps.detach().float().cpu()
+        if method == "top_l2":
+            return _top_l2(maps)
+        if method == "gap":
+            return maps.mean(dim=(2, 3))
+        if method == "random_interior":
+            return _at_positions(maps, positions[name][batch_start:batch_start + len(maps)])
+        flat = maps.flatten(1)
+        if name not in projections:
+            projections[name] = _projection(flat.shape[1], n_components, seed, list(layers).index(name))
+        return flat @ projections[name]
+
+    hooks = [modules[name].register_forward_hook(
+        lambda _module, _inputs, output, name=name: chunks[name].append(reduce(name, output)))
+        for name in layers]
+    target = torch.device(device)
+    model.to(target).eval()
+    try:
+        with torch.no_grad():
+            for batch_start in range(0, len(images), batch_size):
+                model(torch.from_numpy(images[batch_start:batch_start + batch_size]).to(target))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {name: torch.cat(chunks[name]).numpy().astype(np.float32) for name in layers}
+
+
+# --------------------------------------------------------------------------------------------
+# Similarity
+# --------------------------------------------------------------------------------------------
+
+
+def _as_cloud(points: np.ndarray, name: str) -> np.ndarray:
+    cloud = np.asarray(points, dtype=np.float64)
+    if cloud.ndim != 2:
+        raise ValueError(f"{name} must be an (N, D) array, got shape {cloud.shape}")
+    return cloud
+
+
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear centred kernel alignment of two representations of the same N inputs (Kornblith et
+    al. 2019): ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred ``Xc``
+    (N, D1) and ``Yc`` (N, D2). In [0, 1]; 1 for representations equal up to an orthogonal
+    transform and isotropic scaling."""
+    x, y = _as_cloud(x, "x"), _as_cloud(y, "y")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must describe the same inputs, got {len(x)} and {len(y)} rows")
+    x, y = x - x.mean(0), y - y.mean(0)
+    cross = np.linalg.norm(y.T @ x) ** 2
+    scale = np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)
+    if scale == 0:
+        raise ValueError("a representation is constant over the inputs; CKA is undefined")
+    return float(cross / scale)
+
+
+def cka_matrix(clouds: Sequence[np.ndarray], others: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """(L, M) linear CKA between every cloud of ``clouds`` and every cloud of ``others``
+    (default: ``clouds`` itself, a symmetric matrix with ones on the diagonal)."""
+    others = clouds if others is None else others
+    return np.array([[linear_cka(a, b) for b in others] for a in clouds])
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity: principal-component removal
+# --------------------------------------------------------------------------------------------
+
+
+def remove_principal_components(points: np.ndarray, k: int) -> np.ndarray:
+    """(N, D) cloud with its top ``k`` principal components removed (Ding, Denain & Steinhardt
+    2021): the centred points are projected onto the orthogonal complement of the ``k`` leading
+    principal directions and the mean is added back. ``k = 0`` returns the cloud unchanged;
+    ``k`` must not exceed ``min(N, D)``."""
+    cloud = _as_cloud(points, "points")
+    if not 0 <= k <= min(cloud.shape):
+        raise ValueError(f"k={k} components cannot be removed from a cloud of shape {cloud.shape}")
+    mean = cloud.mean(0)
+    centred = cloud - mean
+    if k == 0:
+        return cloud.astype(np.float32)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)  # rows: principal directions
+    top = directions[:k]
+    return (centred - centred @ top.T @ top + mean).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Layer matching
+# --------------------------------------------------------------------------------------------
+
+
+def nearest_layers(distances: np.ndarray) -> np.ndarray:
+    """For each row layer (of one network) the column layer (of another) at the smallest
+    distance: ``distances`` (L, M) -> (L,) int column indices (ties: the first)."""
+    matrix = np.asarray(distances, dtype=np.float64)
+    if matrix.ndim != 2 or 0 in matrix.shape:
+        raise ValueError(f"distances must be a non-empty (L, M) matrix, got shape {matrix.shape}")
+    return matrix.argmin(axis=1)
+
+
+def matching_share(distances: np.ndarray, tolerance: int = 0) -> float:
+    """Share of the row layers whose nearest column layer lies within ``tolerance`` positions of
+    the same depth (``distances`` square, (L, L), layers in the same order in both networks)."""
+    matrix = np.asarray(distances, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"layer matching needs a square (L, L) matrix, got shape {matrix.shape}")
+    offsets = np.abs(nearest_layers(matrix) - np.arange(len(matrix)))
+    return float(np.mean(offsets <= tolerance))
