@@ -42,6 +42,7 @@ def test_bar_lengths_and_circle_projection_draw():
     points[:, 0] = 1.0
     plotting.circle_projection(points, right)
     assert len(right.collections) == 1 and len(right.patches) == 1
+    plt.close(fig)
 
 
 def test_barcode_and_layer_heatmap_draw():

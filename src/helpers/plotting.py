@@ -117,6 +117,18 @@ def bar_lengths(persistences: np.ndarray, ax: plt.Axes, n_shown: int = 20, title
     ax.invert_yaxis()
     ax.set_yticks([])
     ax.set_xlabel("H1 bar length (death - birth)")
+    ax.set_title(title)
+    return ax
+
+
+def circle_projection(points: np.ndarray, ax: plt.Axes, title: str = "", colour: np.ndarray | None = None,
+                      size: float = 4.0) -> plt.Axes:
+    """Points in DCT coordinates (n, 8) projected on the e1/e2 plane, with the unit circle (the
+    primary circle of linear edges) drawn for reference; ``colour`` optional values (n,)."""
+    ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.5", lw=1, ls="--"))
+    ax.scatter(points[:, 0], points[:, 1], s=size, c="C0" if colour is None else colour, alpha=0.5, linewidths=0)
+    ax.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="e1", ylabel="e2", title=title, aspect="equal")
+    return ax
 
 
 def barcode(diagrams: Sequence[np.ndarray], ax: plt.Axes, title: str = "", max_bars: int = 60) -> plt.Axes:
@@ -132,15 +144,6 @@ def barcode(diagrams: Sequence[np.ndarray], ax: plt.Axes, title: str = "", max_b
         gudhi.plot_persistence_barcode(persistence, max_intervals=max_bars, axes=ax, legend=True)
     ax.set_title(title)
     return ax
-
-
-def circle_projection(points: np.ndarray, ax: plt.Axes, title: str = "", colour: np.ndarray | None = None,
-                      size: float = 4.0) -> plt.Axes:
-    """Points in DCT coordinates (n, 8) projected on the e1/e2 plane, with the unit circle (the
-    primary circle of linear edges) drawn for reference; ``colour`` optional values (n,)."""
-    ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.5", lw=1, ls="--"))
-    ax.scatter(points[:, 0], points[:, 1], s=size, c="C0" if colour is None else colour, alpha=0.5, linewidths=0)
-    ax.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="e1", ylabel="e2", title=title, aspect="equal")
 
 
 def layer_heatmap(matrix: np.ndarray, names: Sequence[str], ax: plt.Axes, title: str = "",
