@@ -119,7 +119,7 @@ def test_narrow_resnets_train_with_augmentation():
     from helpers.train import uses_narrow_convolutions
 
     assert uses_narrow_convolutions(resnet18(4, in_channels=1))
-    assert not uses_narrow_convolutions(torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3)))
+    assert not uses_narrow_convolutions(torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3), torch.nn.Conv2d(16, 8, 3)))
     rng = np.random.default_rng(0)
     examples = Examples(rng.random((32, 1, 32, 32), dtype=np.float32), None, rng.integers(0, 10, 32))
     config = TrainConfig(max_steps=4, batch_size=16, learning_rate=0.05, eval_every=2, patience=2,

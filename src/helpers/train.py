@@ -172,9 +172,8 @@ NARROWEST_ONEDNN_CHANNELS = 8
 
 def uses_narrow_convolutions(model: nn.Module) -> bool:
     """Whether any 2-D convolution of ``model`` has fewer than ``NARROWEST_ONEDNN_CHANNELS``
-    input or output channels."""
-    return any(min(m.in_channels, m.out_channels) < NARROWEST_ONEDNN_CHANNELS
-               for m in model.modules() if isinstance(m, nn.Conv2d))
+    output channels (the input convolution's 1 or 3 input channels do not count)."""
+    return any(m.out_channels < NARROWEST_ONEDNN_CHANNELS for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
 def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = TrainConfig(),
