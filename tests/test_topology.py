@@ -336,6 +336,8 @@ def test_rips_matches_ripser_and_rejects_bad_input():
     theirs = ripser(points, maxdim=1)["dgms"][1]
     theirs = theirs[theirs[:, 1] > theirs[:, 0]]
     np.testing.assert_allclose(np.sort(ours, axis=0), np.sort(theirs, axis=0), rtol=1e-6)
+    collapsed = rips_diagrams(points, (1,), collapse_edges=True)[0]
+    np.testing.assert_allclose(np.sort(collapsed, axis=0), np.sort(ours, axis=0), rtol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         rips_diagrams(np.zeros(5))
     with pytest.raises(ValueError, match=r"unsupported homology dimensions \(3,\)"):

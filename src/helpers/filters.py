@@ -250,8 +250,7 @@ class CircleStatistics:
 
 def h1_persistences(points: np.ndarray, n_threads: int = -1) -> np.ndarray:
     """H1 bar lengths (death - birth), longest first, of the Rips filtration of ``points``."""
-    # giotto-ph's edge collapser is pathologically slow on evenly spread landmarks: left off.
-    (diagram,) = rips_diagrams(points, homology_dims=(1,), n_threads=n_threads, collapse_edges=False)
+    (diagram,) = rips_diagrams(points, homology_dims=(1,), n_threads=n_threads)
     return np.sort(diagram[:, 1] - diagram[:, 0])[::-1]
 
 

@@ -194,20 +194,21 @@ def rips_diagrams(
     homology_dims: Sequence[int] = (0, 1),
     n_threads: int = -1,
     max_edge_length: float = np.inf,
-    collapse_edges: bool = True,
+    collapse_edges: bool = False,
 ) -> list[Diagram]:
     """Vietoris-Rips persistence diagrams of one point cloud (Euclidean distances, Z/2).
 
-    Computed by giotto-ph's ``ripser_parallel`` (ripser's algorithm, multi-threaded; with edge
-    collapses, which leave the diagrams unchanged and make H1 of a thousand points take a
-    fraction of a second). Bars of zero length are left out.
+    Computed by giotto-ph's ``ripser_parallel`` (ripser's algorithm, multi-threaded). Bars of
+    zero length are left out. giotto-ph's edge collapser leaves the diagrams unchanged but is off
+    by default: on the clouds of this book (500 points in 8 to 64 dimensions) it made H1 10 to 25
+    times slower.
 
     Args:
         points: ``(n, d)`` array of ``n`` points in ``R^d`` (n >= 2), finite.
         homology_dims: which dimensions to return, in this order (each 0, 1 or 2).
         n_threads: threads for the reduction; -1 means all cores.
         max_edge_length: edges longer than this are not added (classes alive then die at inf).
-        collapse_edges: run giotto-ph's edge collapser first.
+        collapse_edges: run giotto-ph's edge collapser first (same diagrams).
 
     Returns:
         One ``(k, 2)`` float64 diagram per entry of ``homology_dims``; the one essential H0
