@@ -97,32 +97,23 @@ SHARED_WITH_CHAPTER_1 = ("seeds", "main_dataset", "real_fraction", "n_train", "n
                          "batch_size", "eval_every", "patience")
 
 
-@pytest.mark.parametrize("profile", PROFILES)
-def test_chapter_2_asks_for_the_networks_chapter_1_trains(profile):
-    first, second = (ROOT / "notebooks" / f"{name}.ipynb" for name in ("01_fusion_training", "02_gradcam_comparison"))
-    if not second.exists():
-        pytest.skip("chapter 2 not present")
-    def effective(path):
-        return {**parameter_defaults(path), **profile_parameters(profile, path.stem, ROOT)}
-    one, two = effective(first), effective(second)
-    for name in SHARED_WITH_CHAPTER_1:
-        assert one[name] == two[name], f"{profile}: {name} is {one[name]!r} in chapter 1 but {two[name]!r} in chapter 2"
-
-
 # Chapter 5 draws Mapper graphs of chapter 4's cached ResNets: the settings that identify them
 # (data and training) must agree in every profile.
 SHARED_WITH_CHAPTER_4 = ("dataset", "n_train", "n_val", "n_test", "data_seed", "seeds", "width", "max_steps",
                          "batch_size", "learning_rate", "eval_every", "patience", "weight_decay")
 
 
+# (producer, consumer, the parameters that identify the producer's cached networks)
+CHAPTER_PAIRS = [("01_fusion_training", "02_gradcam_comparison", SHARED_WITH_CHAPTER_1),
+                 ("04_layer_persistence_distances", "05_mapper_hierarchies", SHARED_WITH_CHAPTER_4)]
+
+
+@pytest.mark.parametrize("producer, consumer, shared", CHAPTER_PAIRS, ids=[pair[1] for pair in CHAPTER_PAIRS])
 @pytest.mark.parametrize("profile", PROFILES)
-def test_chapter_5_asks_for_the_networks_chapter_4_trains(profile):
-    fourth, fifth = (ROOT / "notebooks" / f"{name}.ipynb"
-                     for name in ("04_layer_persistence_distances", "05_mapper_hierarchies"))
-    if not (fourth.exists() and fifth.exists()):
-        pytest.skip("chapter 4 or 5 not present")
-    def effective(path):
-        return {**parameter_defaults(path), **profile_parameters(profile, path.stem, ROOT)}
-    four, five = effective(fourth), effective(fifth)
-    for name in SHARED_WITH_CHAPTER_4:
-        assert four[name] == five[name], f"{profile}: {name} is {four[name]!r} in chapter 4 but {five[name]!r} in chapter 5"
+def test_a_chapter_asks_for_the_networks_an_earlier_chapter_trains(profile, producer, consumer, shared):
+    def effective(stem):
+        return {**parameter_defaults(ROOT / "notebooks" / f"{stem}.ipynb"), **profile_parameters(profile, stem, ROOT)}
+    first, second = effective(producer), effective(consumer)
+    for name in shared:
+        assert first[name] == second[name], (f"{profile}: {name} is {first[name]!r} in {producer} "
+                                             f"but {second[name]!r} in {consumer}")

@@ -32,7 +32,6 @@ import gudhi
 import numpy as np
 import torch
 from gudhi.sklearn.cubical_persistence import CubicalPersistence
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy import stats
 from scipy.sparse.csgraph import dijkstra
 from sklearn.linear_model import Ridge
@@ -44,7 +43,7 @@ from tqdm.auto import tqdm
 
 from helpers import data
 from helpers.paths import DATA_ENV, download_dir, offline_data_dir
-from helpers.topology import CHUNKS_PER_WORKER, Diagram, betti_curves_on_grid
+from helpers.topology import Diagram, betti_curves_on_grid, diagrams_in_chunks
 from helpers.train import Examples, TrainConfig, fit
 
 VOLUME_HOMOLOGY_DIMS = (0, 1, 2)
@@ -105,18 +104,8 @@ def volume_diagrams(volumes: np.ndarray, n_jobs: int = -1, progress: bool = True
         For each volume ``[H0, H1, H2]``, each a ``(k, 2)`` float64 diagram; the one essential
         H0 class has death ``+inf``.
     """
-    batch = as_volume_batch(volumes)
-    if len(batch) == 0:
-        return []
-    n_workers = effective_n_jobs(n_jobs)
-    chunks = np.array_split(batch, min(len(batch), n_workers * CHUNKS_PER_WORKER))
-    results = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")(
-        delayed(_chunk_volume_diagrams)(chunk) for chunk in chunks)
-    diagrams: list[list[Diagram]] = []
-    for chunk_result in tqdm(results, total=len(chunks), desc="cubical persistence (3-D)",
-                             unit="chunk", disable=not progress):
-        diagrams.extend(chunk_result)
-    return diagrams
+    return diagrams_in_chunks(as_volume_batch(volumes), _chunk_volume_diagrams, n_jobs, progress,
+                              "cubical persistence (3-D)")
 
 
 @torch.no_grad()

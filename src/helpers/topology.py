@@ -25,7 +25,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import gudhi
 import numpy as np
@@ -167,19 +167,28 @@ def cubical_diagrams(
         ValueError: for a badly shaped batch, non-finite pixels or an unsupported dimension.
     """
     dims = check_homology_dims(homology_dims)
-    batch = as_image_batch(images)
+    return diagrams_in_chunks(as_image_batch(images), lambda chunk: _chunk_diagrams(chunk, dims), n_jobs,
+                              progress, "cubical persistence")
+
+
+def diagrams_in_chunks(batch: np.ndarray, chunk_diagrams: Callable[[np.ndarray], list[list[Diagram]]],
+                       n_jobs: int = -1, progress: bool = True, description: str = "persistence"
+                       ) -> list[list[Diagram]]:
+    """Apply ``chunk_diagrams`` (a chunk of items -> one list of diagrams per item) to the
+    items of ``batch`` in about ``CHUNKS_PER_WORKER`` chunks per worker thread, in order.
+
+    gudhi releases the GIL while computing persistence, so threads run chunks side by side
+    without copying the items to worker processes. ``n_jobs`` follows joblib (-1: all cores).
+    """
     if len(batch) == 0:
         return []
     n_workers = effective_n_jobs(n_jobs)
     chunks = np.array_split(batch, min(len(batch), n_workers * CHUNKS_PER_WORKER))
-    # gudhi releases the GIL while computing persistence, so threads run chunks side by side
-    # without copying images to worker processes.
     results = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")(
-        delayed(_chunk_diagrams)(chunk, dims) for chunk in chunks
+        delayed(chunk_diagrams)(chunk) for chunk in chunks
     )
     diagrams: list[list[Diagram]] = []
-    for chunk_result in tqdm(results, total=len(chunks), desc="cubical persistence",
-                             unit="chunk", disable=not progress):
+    for chunk_result in tqdm(results, total=len(chunks), desc=description, unit="chunk", disable=not progress):
         diagrams.extend(chunk_result)
     return diagrams
 
