@@ -6,7 +6,7 @@ import torch
 
 from helpers import filter_nets, filters
 from helpers.cache import ArtifactCache
-from helpers.claims import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, rank_correlation, verdict_rank_correlation
+from helpers.claims import REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, correlation_effect, judge
 from helpers.train import Examples
 
 
@@ -109,12 +109,14 @@ def test_steps_to_reach_interpolates():
 
 def test_rank_correlation_and_its_verdict():
     x = np.arange(30.0)
-    strong = rank_correlation(x, x + np.random.default_rng(0).normal(0, 3, 30))
-    assert strong.rho > 0.8 and strong.low > 0.5 and strong.high <= 1.0
-    assert verdict_rank_correlation(strong) == REPRODUCED
-    assert verdict_rank_correlation(strong, sign=-1) == NOT_REPRODUCED
-    noise = rank_correlation(x, np.random.default_rng(1).normal(size=30))
-    assert noise.low < 0 < noise.high and verdict_rank_correlation(noise) == INCONCLUSIVE
-    assert "rho = " in strong.describe()
-    with pytest.raises(ValueError):
-        rank_correlation(x[:2], x[:2])
+    strong = correlation_effect(x, x + np.random.default_rng(0).normal(0, 3, 30))
+    assert strong.estimate > 0.8 and strong.low > 0.5 and strong.high <= 1.0
+    assert judge(strong, smallest_effect=0.3) == REPRODUCED
+    assert judge(strong, smallest_effect=0.3, direction=-1) == NOT_REPRODUCED
+    noise = correlation_effect(x, np.random.default_rng(1).normal(size=30))
+    assert noise.low < 0 < noise.high < 0.3 and judge(noise, smallest_effect=0.3) == NOT_REPRODUCED
+    few = correlation_effect(x[:8], np.random.default_rng(1).normal(size=8))
+    assert judge(few, smallest_effect=0.3) == INCONCLUSIVE and few.detectable > 0.7
+    assert "spearman" in strong.describe()
+    with pytest.raises(ValueError, match="at least 3 pairs"):
+        correlation_effect(x[:2], x[:2])

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from helpers import filters
-from helpers.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from helpers.data import load_natural_patches
 
 needs_real_data = pytest.mark.skipif(not os.environ.get("TOPOCNN_DATA"),
@@ -131,11 +130,11 @@ def test_random_filters_have_no_dominant_bar_and_the_verdicts_say_so():
     circle_stats = filters.circle_statistics(filters.filter_space(noisy_circle_filters(300, 0.08, 4)[0]).points,
                                              k=10, p=80, max_landmarks=200)
     assert circle_stats.top > 2 * null.max()
-    assert filters.circle_verdict(circle_stats, null) == REPRODUCED
-    assert filters.circle_verdict(random_stats, null + 1.0) == NOT_REPRODUCED
-    assert filters.circle_verdict(random_stats, [random_stats.top - 1e-9]) in (INCONCLUSIVE, NOT_REPRODUCED)
-    with pytest.raises(ValueError):
-        filters.circle_verdict(random_stats, [])
+    assert filters.circle_presence(circle_stats, null) == filters.PRESENT
+    assert filters.circle_presence(random_stats, null + 1.0) == filters.ABSENT
+    assert filters.circle_presence(random_stats, [random_stats.top - 1e-9]) in (filters.UNCLEAR, filters.ABSENT)
+    with pytest.raises(ValueError, match="at least one null value"):
+        filters.circle_presence(random_stats, [])
 
 
 def test_landmarks_are_spread_and_sorted():

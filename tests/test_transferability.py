@@ -72,7 +72,9 @@ def test_rank_correlations_and_bootstrap_favour_the_right_score():
     table = tr.rank_correlations(scores, accuracy)
     assert table.loc["good", "kendall_tau"] == pytest.approx(1.0)
     assert table.loc["bad", "kendall_tau"] < 0.5
-    assert tr.probability_best(scores, accuracy, "good", n_boot=200) > 0.9
-    assert tr.probability_best(scores, accuracy, "bad", n_boot=200) < 0.1
-    with pytest.raises(ValueError, match="unknown candidate"):
-        tr.probability_best(scores, accuracy, "other")
+    advantage = tr.tau_advantage(scores, accuracy, "good", "bad", n_boot=200)
+    assert advantage.estimate > 0 and advantage.low > 0
+    tied = tr.tau_advantage(scores, accuracy, "good", "good", n_boot=200)
+    assert tied.estimate == tied.low == tied.high == 0  # ties are no advantage either way
+    with pytest.raises(ValueError, match="'other'"):
+        tr.tau_advantage(scores, accuracy, "other", "good")

@@ -39,7 +39,7 @@ import psutil
 import yaml
 
 from .cache import PROFILES, ArtifactCache
-from .claims import RUN_DIR_ENV, Claim, load_claims
+from .claims import INCONCLUSIVE, RUN_DIR_ENV, Claim, load_claims
 from .paths import project_root
 
 REPORTED_PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "gudhi", "giotto-ph", "ripser", "persim",
@@ -226,16 +226,34 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in clean]) + "\n"
 
 
+def worked_example(claim: Claim) -> str:
+    """How the rules read one recorded claim: its effect, interval, threshold and verdict."""
+    if claim.rule.startswith("Holm"):
+        how = "its parts were tested one-sided with Holm's correction (the row shows the weakest part)"
+    else:
+        how = "its 95% interval is compared with zero and with the threshold"
+    return (f"*Worked example* (chapter {int(claim.chapter[:2])}, \"{claim.name}\"): the run measured "
+            f"{claim.effect} (n = {claim.n}); the threshold of interest is {claim.smallest_effect}; {how}, "
+            f"giving **{claim.verdict}**. An experiment of this size detects, with 80% power, effects of "
+            f"{claim.detectable} and more.\n")
+
+
 def scorecard_markdown(claims: list[Claim], profile: str) -> str:
-    """The scorecard table: one row per claim, with counts of each verdict."""
+    """The scorecard table: one row per claim (paper, ours, the judged effect with its 95%
+    interval, the smallest effect of interest, the detectable effect, n, the control, the
+    verdict), the counts of each verdict, and a worked example on the first inconclusive claim."""
     if not claims:
         return f"No chapter has recorded claims yet under the `{profile}` profile.\n"
     counts = {v: sum(c.verdict == v for c in claims) for v in sorted({c.verdict for c in claims})}
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
     rows = [[f"{{doc}}`{int(c.chapter[:2])} <../notebooks/{c.chapter}>`", c.name, c.paper_value, c.our_value,
-             f"**{c.verdict}**", c.note] for c in claims]
-    table = _markdown_table(["ch.", "claim", "paper", "this book", "verdict", "note"], rows)
-    return f"Profile `{profile}`: {len(claims)} claims, {summary}.\n\n:::{{div}} full-width\n{table}:::\n"
+             c.effect, c.smallest_effect, c.detectable, "" if c.n is None else str(c.n), c.control,
+             f"**{c.verdict}**", "; ".join(part for part in (c.rule, c.note) if part)] for c in claims]
+    table = _markdown_table(["ch.", "claim", "paper", "this book", "effect [95% interval]",
+                             "threshold of interest", "detectable", "n", "control", "verdict", "rule, note"], rows)
+    example = next((c for c in claims if c.verdict == INCONCLUSIVE and c.effect), None) or claims[0]
+    return (f"Profile `{profile}`: {len(claims)} claims, {summary}.\n\n{worked_example(example)}\n"
+            f":::{{div}} full-width\n{table}:::\n")
 
 
 def reproducibility_markdown(record: dict[str, Any]) -> str:

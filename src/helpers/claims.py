@@ -1,17 +1,38 @@
-"""Claims for the scorecard: what a paper says, what our run measured, and a computed verdict.
+"""Claims for the scorecard: an effect with a direction, its interval, and a computed verdict.
+
+A claim of a paper is stated as an **effect with a direction**: a number that is positive when
+the paper is right (a difference of accuracies, a rank correlation, trained minus untrained, a
+statistic minus its null). The run measures it as an :class:`Effect`: the estimate, its 95%
+interval, the sample size, how the interval was made, and the smallest effect the design could
+have detected (80% power at 5%, two-sided, from the observed spread and n). The claim also names
+its **smallest effect of interest** (the paper's own effect where it reports one, otherwise a
+margin the chapter states). The verdict (:func:`judge`) is then mechanical:
+
+- **reproduced**: the interval excludes zero in the claimed direction (for "at least as good"
+  claims: it lies above minus the non-inferiority margin);
+- **not reproduced**: the interval lies below the smallest effect of interest, or shows the
+  opposite effect (for "at least": it lies below minus the margin);
+- **inconclusive**: neither; the scorecard then shows the detectable effect, so that a reader
+  sees how weak the experiment was.
+
+A claim of several parts ("at every threshold") is judged by Holm-corrected one-sided tests of
+its parts (:func:`judge_parts`). A claim whose experiment could not see the effect at all (for
+example networks that did not beat a model-free baseline) is inconclusive whatever its interval:
+pass ``invalid=`` with the reason. Claims about what training builds are judged on trained minus
+a control, and the control's value is shown beside ours.
 
 A chapter records its claims with :class:`ClaimBook` and saves them as JSON into the run folder
 (``$TOPOCNN_RUN_DIR``, set by the runner; default ``<root>/_build/run/interactive`` for a
-notebook run by hand). The runner collects every
-chapter's file into the scorecard page. Verdicts are computed from the numbers by the functions
-below, never typed by hand.
+notebook run by hand); the runner collects every chapter's file into the scorecard page.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +46,302 @@ REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+CONFIDENCE = 0.95   # level of every interval
+POWER = 0.80        # power behind every detectable effect
+ALPHA = 1 - CONFIDENCE
 
+
+# ----------------------------------------------------------------------------- effects
+
+@dataclass(frozen=True)
+class Effect:
+    """An estimated effect in its own units (a difference of accuracies as a fraction, a
+    correlation, a count of bars, ...).
+
+    ``low`` and ``high`` bound its 95% interval; ``se`` is its standard error and ``df`` the
+    degrees of freedom of the reference distribution (``inf``: normal), used for the one-sided
+    tests of claims of several parts; ``detectable`` is the smallest absolute effect this design
+    detects with 80% power at 5% (two-sided), ``nan`` when no effect is detectable (too small a
+    sample); ``pvalue`` is the two-sided p-value of "no effect"; ``method`` names the interval;
+    ``scale`` and ``unit`` say how to print it (0.012 with scale 100 and unit " pp" prints as
+    +1.20 pp)."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    method: str
+    se: float
+    df: float
+    detectable: float
+    pvalue: float
+    scale: float = 1.0
+    unit: str = ""
+    digits: int = 2
+
+    def format(self, value: float, signed: bool = True) -> str:
+        """``value`` in this effect's display units (``nan`` prints as "n/a")."""
+        if not np.isfinite(value):
+            return "n/a"
+        return f"{value * self.scale:{'+' if signed else ''}.{self.digits}f}{self.unit}"
+
+    def interval(self) -> str:
+        """E.g. ``[-0.50, +3.10] pp``."""
+        low, high = self.format(self.low), self.format(self.high)
+        if self.unit:
+            low, high = low[: -len(self.unit)], high[: -len(self.unit)]
+        return f"[{low}, {high}]{self.unit}"
+
+    def describe(self) -> str:
+        """E.g. ``+1.20 pp [-0.50, +3.10] pp (n=5, paired t)``."""
+        return f"{self.format(self.estimate)} {self.interval()} (n={self.n}, {self.method})"
+
+    def scaled(self, factor: float) -> "Effect":
+        """The same effect multiplied by ``factor`` (``factor < 0`` flips the interval), e.g. to
+        turn "a minus b" into "b minus a"."""
+        low, high = sorted((self.low * factor, self.high * factor))
+        return Effect(self.estimate * factor, low, high, self.n, self.method, self.se * abs(factor), self.df,
+                      self.detectable * abs(factor), self.pvalue, self.scale, self.unit, self.digits)
+
+
+def _detectable(se: float, df: float) -> float:
+    """Smallest effect found with power ``POWER`` by a two-sided test at ``ALPHA`` whose
+    estimate has standard error ``se`` and a t distribution with ``df`` degrees of freedom."""
+    if not (np.isfinite(se) and df > 0):
+        return float("nan")
+    return float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(POWER, df)) * se)
+
+
+def _check_samples(*samples: np.ndarray, minimum: int = 2) -> list[np.ndarray]:
+    arrays = [np.asarray(s, dtype=float) for s in samples]
+    shapes = [a.shape for a in arrays]
+    if any(a.ndim != 1 for a in arrays) or len(set(shapes)) != 1:
+        raise ValueError(f"samples must be 1-D and of equal length, got shapes {' and '.join(map(str, shapes))}")
+    if len(arrays[0]) < minimum:
+        raise ValueError(f"need at least {minimum} pairs, got {len(arrays[0])}")
+    for a in arrays:
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"samples contain NaN or infinite values at positions {np.flatnonzero(~np.isfinite(a)).tolist()}")
+    return arrays
+
+
+def paired_effect(a: np.ndarray, b: np.ndarray, scale: float = 1.0, unit: str = "", digits: int = 2) -> Effect:
+    """Mean of ``a - b`` over pairs (shape (n,) each, n >= 2, e.g. seeds) with its paired-t
+    interval. Identical differences give a zero-width interval."""
+    a, b = _check_samples(a, b)
+    diff = a - b
+    n = len(diff)
+    mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
+    df = n - 1
+    if se == 0:
+        low = high = mean
+        pvalue = 1.0 if mean == 0 else 0.0
+    else:
+        half = float(stats.t.ppf(1 - ALPHA / 2, df) * se)
+        low, high = mean - half, mean + half
+        pvalue = float(2 * stats.t.sf(abs(mean) / se, df))
+    return Effect(mean, low, high, n, "paired t", se, df, _detectable(se, df), pvalue, scale, unit, digits)
+
+
+def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarray], n_resamples: int = 2000,
+                     seed: int = 0, scale: float = 1.0, unit: str = "", digits: int = 2,
+                     method: str = "bootstrap") -> Effect:
+    """``statistic(*samples)`` with a paired percentile-bootstrap interval (the samples are
+    resampled together, by position; each of shape (n,), n >= 3). The standard error is the
+    bootstrap distribution's spread; the p-value is the two-sided bootstrap share of resamples
+    on the far side of zero."""
+    arrays = _check_samples(*samples, minimum=3)
+    estimate = float(statistic(*arrays))
+    rng = np.random.default_rng(seed)
+    n = len(arrays[0])
+    draws = []
+    for _ in range(n_resamples):
+        chosen = rng.integers(0, n, n)
+        value = statistic(*(a[chosen] for a in arrays))
+        if np.isfinite(value):
+            draws.append(value)
+    draws = np.asarray(draws)
+    if len(draws) < n_resamples // 2:
+        raise ValueError(f"the statistic was undefined on {n_resamples - len(draws)} of {n_resamples} resamples")
+    low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
+    se = float(draws.std(ddof=1))
+    pvalue = float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
+    return Effect(estimate, float(low), float(high), n, method, se, math.inf, _detectable(se, math.inf), pvalue,
+                  scale, unit, digits)
+
+
+def normal_effect(estimate: float, se: float, n: int, method: str, scale: float = 1.0, unit: str = "",
+                  digits: int = 2) -> Effect:
+    """An estimate with a known standard error ``se`` and a normal reference distribution: the
+    interval estimate +/- 1.96 se (e.g. a difference of two statistics whose spread a null
+    distribution gives)."""
+    if not (np.isfinite(estimate) and np.isfinite(se) and se >= 0):
+        raise ValueError(f"need a finite estimate and standard error >= 0, got {estimate}, {se}")
+    half = float(stats.norm.ppf(1 - ALPHA / 2) * se)
+    pvalue = float(2 * stats.norm.sf(abs(estimate) / se)) if se > 0 else float(estimate == 0)
+    return Effect(float(estimate), estimate - half, estimate + half, int(n), method, float(se), math.inf,
+                  _detectable(se, math.inf), pvalue, scale, unit, digits)
+
+
+def null_effect(observed: float, null: np.ndarray, scale: float = 1.0, unit: str = "", digits: int = 3,
+                method: str = "null draws") -> Effect:
+    """``observed`` minus the mean of its null distribution (``null``, shape (m,), m >= 2: the
+    statistic recomputed on data with the effect removed, e.g. random filters), with the interval
+    the null's own spread gives: observed minus the null's 97.5th and 2.5th percentiles. The
+    p-value is the one-sided Monte-Carlo p, doubled."""
+    (null,) = _check_samples(null)
+    if not np.isfinite(observed):
+        raise ValueError(f"observed statistic is {observed}")
+    centre, se = float(null.mean()), float(null.std(ddof=1))
+    low, high = observed - np.quantile(null, 1 - ALPHA / 2), observed - np.quantile(null, ALPHA / 2)
+    pvalue = float(min(1.0, 2 * (1 + np.sum(null >= observed)) / (len(null) + 1)))
+    return Effect(observed - centre, float(low), float(high), len(null), method, se, math.inf,
+                  _detectable(se, math.inf), pvalue, scale, unit, digits)
+
+
+CORRELATIONS = {"spearman": (stats.spearmanr, 1.06, 3), "kendall": (stats.kendalltau, 0.437, 4),
+                "pearson": (stats.pearsonr, 1.0, 3)}
+
+
+def detectable_correlation(n: int, method: str = "spearman") -> float:
+    """Smallest |correlation| found with 80% power at 5% (two-sided) from ``n`` pairs, through
+    Fisher's z with the standard error of the ``method`` (Fieller, Hartley & Pearson 1957:
+    1.06 / (n - 3) for Spearman, 0.437 / (n - 4) for Kendall, 1 / (n - 3) for Pearson);
+    ``nan`` when n is too small for the approximation."""
+    if method not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {method!r}; expected one of {sorted(CORRELATIONS)}")
+    _, variance, offset = CORRELATIONS[method]
+    if n <= offset:
+        return float("nan")
+    z = (stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)) * math.sqrt(variance / (n - offset))
+    return float(math.tanh(z))
+
+
+def correlation_effect(x: np.ndarray, y: np.ndarray, method: str = "spearman", n_resamples: int = 2000,
+                       n_permutations: int = 9999, seed: int = 0) -> Effect:
+    """Rank (or linear) correlation of ``x`` and ``y`` (shape (n,), n >= 3) with a paired
+    percentile-bootstrap interval, a permutation p-value (exact when n! <= ``n_permutations``)
+    and the detectable |correlation| at n (:func:`detectable_correlation`)."""
+    if method not in CORRELATIONS:
+        raise ValueError(f"unknown correlation {method!r}; expected one of {sorted(CORRELATIONS)}")
+    x, y = _check_samples(x, y, minimum=3)
+    function = CORRELATIONS[method][0]
+    statistic = lambda a, b: float(function(a, b).statistic)  # noqa: E731
+    estimate = statistic(x, y)
+    boot = bootstrap_effect(statistic, (x, y), n_resamples=n_resamples, seed=seed)
+    permutation = stats.permutation_test((x, y), statistic, permutation_type="pairings", vectorized=False,
+                                         n_resamples=n_permutations, alternative="two-sided",
+                                         random_state=np.random.default_rng(seed))
+    return Effect(estimate, boot.low, boot.high, len(x), f"{method}, bootstrap interval, permutation p",
+                  boot.se, math.inf, detectable_correlation(len(x), method), float(permutation.pvalue))
+
+
+def proportion_effect(successes: int, trials: int, chance: float, scale: float = 100.0, unit: str = " pp",
+                      digits: int = 1) -> Effect:
+    """Success rate minus ``chance`` (the rate of a random guess) with the Clopper-Pearson
+    interval, the exact binomial p-value, and the detectable excess over chance (normal
+    approximation). Assumes independent trials."""
+    if trials < 1 or not 0 <= successes <= trials or not 0 < chance < 1:
+        raise ValueError(f"need 0 <= successes <= trials, trials >= 1 and 0 < chance < 1; got "
+                         f"{successes}, {trials}, {chance}")
+    test = stats.binomtest(successes, trials, chance)
+    interval = test.proportion_ci(CONFIDENCE, method="exact")
+    se = math.sqrt(chance * (1 - chance) / trials)
+    return Effect(successes / trials - chance, interval.low - chance, interval.high - chance, trials,
+                  "Clopper-Pearson", se, math.inf, _detectable(se, math.inf), float(test.pvalue), scale, unit, digits)
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+def _oriented(effect: Effect, direction: int) -> tuple[float, float]:
+    if direction not in (1, -1):
+        raise ValueError(f"direction={direction!r}: expected +1 or -1")
+    return tuple(sorted((direction * effect.low, direction * effect.high)))  # type: ignore[return-value]
+
+
+def _check_rule(smallest_effect: float | None, margin: float | None) -> None:
+    if (smallest_effect is None) == (margin is None):
+        raise ValueError(f"give either smallest_effect (a claimed effect) or margin (an 'at least' claim), "
+                         f"got smallest_effect={smallest_effect}, margin={margin}")
+    value = smallest_effect if margin is None else margin
+    if not value > 0:
+        raise ValueError(f"{'smallest_effect' if margin is None else 'margin'} must be positive, got {value}")
+
+
+def judge(effect: Effect, smallest_effect: float | None = None, direction: int = 1,
+          margin: float | None = None) -> str:
+    """The verdict on a claimed effect of sign ``direction``.
+
+    Superiority claims (``margin`` None): reproduced when the interval lies above zero in the
+    claimed direction; not reproduced when it lies below ``smallest_effect`` (> 0, the smallest
+    effect of interest in the claimed direction), which includes the opposite effect.
+    Non-inferiority ("at least as good") claims: reproduced when the interval lies above
+    ``-margin``; not reproduced when it lies below ``-margin``. Otherwise inconclusive."""
+    _check_rule(smallest_effect, margin)
+    low, high = _oriented(effect, direction)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return INCONCLUSIVE
+    threshold = 0.0 if margin is None else -margin
+    if low > threshold:
+        return REPRODUCED
+    if high < (smallest_effect if margin is None else -margin):
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def _one_sided(effect: Effect, direction: int, beyond: float, above: bool) -> float:
+    """One-sided p-value of "direction * effect <= beyond" (``above``) or ">= beyond"."""
+    estimate = direction * effect.estimate
+    if effect.se == 0:
+        return 0.0 if (estimate > beyond if above else estimate < beyond) else 1.0
+    z = (estimate - beyond) / effect.se
+    return float(stats.t.sf(z, effect.df) if above else stats.t.cdf(z, effect.df))
+
+
+def holm_rejects(pvalues: Sequence[float], alpha: float) -> np.ndarray:
+    """Which hypotheses Holm's step-down procedure rejects at family-wise level ``alpha``."""
+    p = np.asarray(pvalues, dtype=float)
+    order = np.argsort(p)
+    rejected = np.zeros(len(p), bool)
+    for rank, index in enumerate(order):
+        if p[index] > alpha / (len(p) - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
+def judge_parts(parts: Mapping[str, Effect], smallest_effect: float | None = None, direction: int = 1,
+                margin: float | None = None) -> tuple[str, str]:
+    """The verdict on a claim that holds in every part (every threshold, every seed, ...), and
+    the name of the weakest part (largest one-sided p).
+
+    Each part is tested one-sided at the level of a 95% interval (2.5%) with Holm's correction
+    over the parts: reproduced when every part's "no effect" (for "at least": "worse than
+    ``-margin``") is rejected; not reproduced when some part's "at least the smallest effect of
+    interest" (for "at least": "better than ``-margin``") is rejected; otherwise inconclusive.
+    Tests use each part's standard error and degrees of freedom."""
+    if not parts:
+        raise ValueError("a claim of several parts needs at least one part")
+    _check_rule(smallest_effect, margin)
+    names = list(parts)
+    threshold = 0.0 if margin is None else -margin
+    refuting = smallest_effect if margin is None else -margin
+    claim_p = [_one_sided(parts[n], direction, threshold, above=True) for n in names]
+    against_p = [_one_sided(parts[n], direction, refuting, above=False) for n in names]
+    weakest = names[int(np.argmax(claim_p))]
+    if holm_rejects(claim_p, ALPHA / 2).all():
+        return REPRODUCED, weakest
+    if holm_rejects(against_p, ALPHA / 2).any():
+        return NOT_REPRODUCED, names[int(np.argmin(against_p))]
+    return INCONCLUSIVE, weakest
+
+
+# ----------------------------------------------------------------------------- the scorecard
 
 @dataclass(frozen=True)
 class Claim:
-    """One row of the scorecard."""
+    """One row of the scorecard: the paper's value, ours, the judged effect with its interval,
+    the smallest effect of interest, the detectable effect, n, the control, and the verdict."""
 
     chapter: str
     name: str
@@ -37,6 +349,12 @@ class Claim:
     our_value: str
     verdict: str
     note: str = ""
+    effect: str = ""
+    smallest_effect: str = ""
+    detectable: str = ""
+    n: int | None = None
+    control: str = ""
+    rule: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -48,20 +366,74 @@ def run_dir() -> Path:
     return Path(os.environ.get(RUN_DIR_ENV) or project_root() / "_build" / "run" / "interactive")
 
 
+@dataclass
 class ClaimBook:
     """The claims of one chapter, saved to ``<run_dir>/claims/<chapter>.json``."""
 
-    def __init__(self, chapter: str) -> None:
-        self.chapter = chapter
-        self.claims: list[Claim] = []
+    chapter: str
+    claims: list[Claim] = field(default_factory=list)
 
-    def add(self, name: str, paper_value: str, our_value: str, verdict: str, note: str = "") -> Claim:
-        claim = Claim(self.chapter, name, paper_value, our_value, verdict, note)
-        self.claims = [c for c in self.claims if c.name != name] + [claim]
+    def _store(self, claim: Claim) -> Claim:
+        self.claims = [c for c in self.claims if c.name != claim.name] + [claim]
         return claim
 
+    def add(self, name: str, paper_value: str, effect: Effect, smallest_effect: float | None = None, direction: int = 1,
+            margin: float | None = None, our_value: str | None = None, control: Effect | str | None = None,
+            control_name: str = "control", invalid: str | None = None, note: str = "") -> Claim:
+        """Record a claim judged by :func:`judge` on ``effect`` (e.g. trained minus control);
+        ``our_value`` describes the measurement (default: the effect); ``control`` is the
+        control's own value, shown beside ours; ``invalid`` is the reason the experiment could not
+        see the effect (the verdict is then inconclusive)."""
+        verdict = judge(effect, smallest_effect, direction, margin)
+        return self._store(self._claim(name, paper_value, effect, verdict, smallest_effect, direction, margin,
+                                       our_value, control, control_name, invalid, note, "interval"))
+
+    def add_parts(self, name: str, paper_value: str, parts: Mapping[str, Effect],
+                  smallest_effect: float | None = None, direction: int = 1, margin: float | None = None, our_value: str | None = None,
+                  control: Effect | str | None = None, control_name: str = "control", invalid: str | None = None,
+                  note: str = "") -> Claim:
+        """Record a claim that must hold in every part, judged by :func:`judge_parts`; the
+        scorecard shows the weakest part's effect, and the largest detectable effect of any part."""
+        verdict, weakest = judge_parts(parts, smallest_effect, direction, margin)
+        shown = parts[weakest]
+        worst_detectable = max((p.detectable for p in parts.values()), default=float("nan"))
+        shown = Effect(shown.estimate, shown.low, shown.high, shown.n, f"{shown.method}; weakest of "
+                       f"{len(parts)} parts ({weakest})", shown.se, shown.df, worst_detectable, shown.pvalue,
+                       shown.scale, shown.unit, shown.digits)
+        if our_value is None:
+            our_value = "; ".join(f"{part}: {e.format(e.estimate)}" for part, e in parts.items())
+        return self._store(self._claim(name, paper_value, shown, verdict, smallest_effect, direction, margin,
+                                       our_value, control, control_name, invalid, note,
+                                       f"Holm over {len(parts)} parts"))
+
+    def _claim(self, name, paper_value, effect, verdict, smallest_effect, direction, margin, our_value, control,
+               control_name, invalid, note, rule) -> Claim:
+        if invalid:
+            verdict = INCONCLUSIVE
+            note = f"{invalid}. {note}".strip()
+        sign = "+" if direction > 0 else "-"
+        if margin is None:
+            rule = f"{rule}; claimed sign {sign}"
+            interest = effect.format(direction * smallest_effect)
+        else:
+            rule = f"{rule}; at least, margin {effect.format(margin, signed=False)}"
+            interest = effect.format(-direction * margin)
+        if isinstance(control, Effect):
+            control = f"{control_name}: {control.format(control.estimate)} {control.interval()}"
+        return Claim(self.chapter, name, paper_value, effect.describe() if our_value is None else our_value,
+                     verdict, note, f"{effect.format(effect.estimate)} {effect.interval()}", interest,
+                     effect.format(effect.detectable, signed=False), effect.n, control or "", rule)
+
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(c) for c in self.claims]).drop(columns="chapter")
+        columns = ["name", "our_value", "effect", "smallest_effect", "detectable", "n", "control", "verdict"]
+        return pd.DataFrame([asdict(c) for c in self.claims])[columns]
+
+    def verdict(self, name: str) -> str:
+        """The verdict of the claim called ``name``."""
+        for claim in self.claims:
+            if claim.name == name:
+                return claim.verdict
+        raise KeyError(f"no claim {name!r}; recorded: {[c.name for c in self.claims]}")
 
     def save(self) -> Path:
         path = run_dir() / "claims" / f"{self.chapter}.json"
@@ -76,195 +448,3 @@ def load_claims(folder: Path) -> list[Claim]:
     for path in sorted((folder / "claims").glob("*.json")):
         claims.extend(Claim(**row) for row in json.loads(path.read_text()))
     return claims
-
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """``a`` against ``b`` paired by seed: mean difference, its spread, and two paired tests."""
-
-    mean_difference: float
-    std_difference: float
-    n_pairs: int
-    t_pvalue: float
-    wilcoxon_pvalue: float
-
-    def describe(self, scale: float = 100.0, unit: str = " pp", digits: int = 2, pairs: str = "seeds") -> str:
-        """E.g. ``+1.50 pp ± 0.55 (n=5 seeds, paired t p=0.003, Wilcoxon p=0.06)``: the mean
-        difference times ``scale`` with ``unit``, its standard deviation, and the tests."""
-        return (
-            f"{self.mean_difference * scale:+.{digits}f}{unit} ± {self.std_difference * scale:.{digits}f} "
-            f"(n={self.n_pairs} {pairs}, paired t p={self.t_pvalue:.3g}, Wilcoxon p={self.wilcoxon_pvalue:.3g})"
-        )
-
-
-def paired_comparison(a: np.ndarray, b: np.ndarray) -> PairedComparison:
-    """Compare two arrays of one metric paired by seed (shape (n_seeds,) each)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"paired samples must be 1-D of equal length, got shapes {a.shape} and {b.shape}")
-    diff = a - b
-    if len(diff) < 2:
-        t_p = w_p = float("nan")
-    elif np.all(diff == 0):
-        t_p = w_p = 1.0
-    else:
-        t_p = float(stats.ttest_rel(a, b).pvalue)
-        w_p = float(stats.wilcoxon(a, b).pvalue)
-    spread = float(diff.std(ddof=1)) if len(diff) > 1 else 0.0
-    return PairedComparison(float(diff.mean()), spread, len(diff), t_p, w_p)
-
-
-def verdict_at_least(comparison: PairedComparison, alpha: float = 0.05) -> str:
-    """Claim "a >= b": reproduced when a is not below b on average; refuted only when a is
-    significantly below b (paired t-test at ``alpha``); otherwise inconclusive."""
-    if comparison.mean_difference >= 0:
-        return REPRODUCED
-    if comparison.t_pvalue < alpha:
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-def verdict_greater(comparison: PairedComparison, alpha: float = 0.05) -> str:
-    """Claim "a > b": reproduced when a is above b and the paired t-test says so at ``alpha``;
-    not reproduced when a is at or below b on average; inconclusive when above but not significant."""
-    if comparison.mean_difference <= 0:
-        return NOT_REPRODUCED
-    if comparison.t_pvalue < alpha:
-        return REPRODUCED
-    return INCONCLUSIVE
-
-
-def verdict_gain_shrinks(small_data: PairedComparison, large_data: PairedComparison, alpha: float = 0.05) -> str:
-    """Claim "a helps most when data are scarce", from a-minus-b comparisons at the smallest and
-    the largest training-set size: reproduced when the gain with little data is larger than with
-    much data and significantly positive; not reproduced when it is not larger; else inconclusive."""
-    if small_data.mean_difference <= large_data.mean_difference:
-        return NOT_REPRODUCED
-    return verdict_greater(small_data, alpha)
-
-
-def verdict_all(verdicts: list[str]) -> str:
-    """A claim made of several parts (e.g. "at every threshold"): reproduced when every part is,
-    not reproduced when any part is not, otherwise inconclusive."""
-    if not verdicts:
-        raise ValueError("verdict_all needs at least one verdict")
-    if all(v == REPRODUCED for v in verdicts):
-        return REPRODUCED
-    if any(v == NOT_REPRODUCED for v in verdicts):
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-@dataclass(frozen=True)
-class RankCorrelation:
-    """Spearman's rank correlation ``rho`` of two samples, its percentile-bootstrap confidence
-    interval ``[low, high]`` at ``level``, the two-sided p-value, and the sample size ``n``."""
-
-    rho: float
-    low: float
-    high: float
-    pvalue: float
-    n: int
-    level: float = 0.95
-
-    def describe(self) -> str:
-        """E.g. ``rho = +0.42 [0.10, 0.68] (n=40, p=0.007)``."""
-        return (f"rho = {self.rho:+.2f} [{self.low:+.2f}, {self.high:+.2f}] "
-                f"(n={self.n}, p={self.pvalue:.2g})")
-
-
-def rank_correlation(x: np.ndarray, y: np.ndarray, level: float = 0.95, n_resamples: int = 2000,
-                     seed: int = 0) -> RankCorrelation:
-    """Spearman correlation of ``x`` and ``y`` (1-D, same length >= 3) with a paired bootstrap
-    interval (scipy.stats.bootstrap, percentile method, ``n_resamples`` draws with ``seed``)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or len(x) < 3:
-        raise ValueError(f"rank_correlation needs two 1-D samples of equal length >= 3, got shapes {x.shape}, {y.shape}")
-    result = stats.spearmanr(x, y)
-    interval = stats.bootstrap((x, y), lambda a, b: stats.spearmanr(a, b).statistic, paired=True, vectorized=False,
-                               confidence_level=level, n_resamples=n_resamples, method="percentile",
-                               random_state=np.random.default_rng(seed)).confidence_interval
-    return RankCorrelation(float(result.statistic), float(interval.low), float(interval.high),
-                           float(result.pvalue), len(x), level)
-
-
-def verdict_rank_correlation(correlation: RankCorrelation, sign: int = 1) -> str:
-    """Claim "x and y are correlated with this ``sign``" (+1 or -1): reproduced when the confidence
-    interval lies entirely on that side of zero, not reproduced when it lies entirely on the other
-    side, inconclusive when it contains zero (or is undefined)."""
-    if sign not in (1, -1):
-        raise ValueError(f"sign={sign!r}: expected +1 or -1")
-    low, high = sorted((sign * correlation.low, sign * correlation.high))
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return INCONCLUSIVE
-    if low > 0:
-        return REPRODUCED
-    if high < 0:
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-def verdict_probability(probability: float, level: float = 0.95) -> str:
-    """Claim judged by a (bootstrap) probability that it holds: reproduced at ``level`` or above,
-    not reproduced at ``1 - level`` or below, inconclusive in between."""
-    if not 0.5 < level < 1 or not 0 <= probability <= 1:
-        raise ValueError(f"need 0 <= probability <= 1 and 0.5 < level < 1, got {probability}, {level}")
-    if probability >= level:
-        return REPRODUCED
-    if probability <= 1 - level:
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-def verdict_agreement(tau: float, high: float = 0.6, low: float = 0.2) -> str:
-    """Claim "two rankings agree" (an invariance) from their Kendall tau: reproduced at ``high``
-    or above, not reproduced below ``low``, inconclusive in between."""
-    if not -1 <= low < high <= 1:
-        raise ValueError(f"need -1 <= low < high <= 1, got low={low}, high={high}")
-    if tau >= high:
-        return REPRODUCED
-    return NOT_REPRODUCED if tau < low else INCONCLUSIVE
-
-
-def verdict_earlier(first: list[int], second: list[int], never: int) -> str:
-    """Claim "A happens at an earlier layer than B", from the index of the first layer where A
-    happens and where B happens in each repetition (seed), ``never`` meaning it did not happen:
-    reproduced when A comes strictly first in every repetition; not reproduced when it comes
-    first in none (A at the same layer as B, later, or never) and B happens in at least one;
-    otherwise (mixed, or neither happens anywhere) inconclusive."""
-    if len(first) != len(second) or not first:
-        raise ValueError(f"need one pair of layer indices per repetition, got {len(first)} and {len(second)}")
-    earlier = [a < b for a, b in zip(first, second)]
-    if all(earlier):
-        return REPRODUCED
-    if not any(earlier) and any(b < never for b in second):
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-def verdict_above_chance(successes: int, trials: int, chance: float, alpha: float = 0.05) -> str:
-    """Claim "a method succeeds more often than chance", from ``successes`` out of ``trials``
-    and the success probability ``chance`` of a random guess: reproduced when the one-sided
-    binomial test rejects "no better than chance" at ``alpha``; not reproduced when the success
-    rate is at or below chance; otherwise inconclusive."""
-    if trials < 1 or not 0 <= successes <= trials or not 0 < chance < 1:
-        raise ValueError(f"need 0 <= successes <= trials, trials >= 1 and 0 < chance < 1; got "
-                         f"{successes}, {trials}, {chance}")
-    if successes / trials <= chance:
-        return NOT_REPRODUCED
-    p_value = stats.binomtest(successes, trials, chance, alternative="greater").pvalue
-    return REPRODUCED if p_value < alpha else INCONCLUSIVE
-
-
-def verdict_sign(statistic: float, pvalue: float, expected_sign: int = 1, alpha: float = 0.05) -> str:
-    """Claim "the effect has sign ``expected_sign``" (+1 or -1), from a statistic (a correlation,
-    a difference a - b, ...) and the p-value of a test of it: reproduced when the statistic has
-    that sign and ``pvalue < alpha``; not reproduced when it is zero or has the other sign;
-    inconclusive when the sign is right but the test is not significant (or either is NaN)."""
-    if expected_sign not in (1, -1):
-        raise ValueError(f"expected_sign must be +1 or -1, got {expected_sign!r}")
-    if not np.isfinite(statistic):
-        return INCONCLUSIVE
-    if np.sign(statistic) != expected_sign:
-        return NOT_REPRODUCED
-    return REPRODUCED if pvalue < alpha else INCONCLUSIVE

@@ -337,18 +337,20 @@ def null_top_persistence(n_filters: int, n_draws: int, seed: int, k: int | None 
     return np.asarray(tops)
 
 
-def circle_verdict(statistics: CircleStatistics, null_tops: np.ndarray, min_dominance: float = 2.0) -> str:
-    """Is there a primary-circle-like dominant H1 class? ``"reproduced"`` when the longest bar is
-    longer than every bar of the null (``null_tops``, from random filters) and at least
-    ``min_dominance`` times the second; ``"not reproduced"`` when it is no longer than the null's
-    95th percentile; otherwise ``"inconclusive"`` (the verdict strings of :mod:`helpers.claims`)."""
-    from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+PRESENT, ABSENT, UNCLEAR = "present", "absent", "unclear"
 
+
+def circle_presence(statistics: CircleStatistics, null_tops: np.ndarray, min_dominance: float = 2.0) -> str:
+    """Does one cloud show a primary-circle-like dominant H1 class? ``"present"`` when the
+    longest bar is longer than every bar of the null (``null_tops``, from random filters) and at
+    least ``min_dominance`` times the second; ``"absent"`` when it is no longer than the null's
+    95th percentile; otherwise ``"unclear"``. A description for tables; the chapter's claims are
+    judged by :mod:`helpers.claims` on the longest bar against the null."""
     null_tops = np.asarray(null_tops, dtype=float)
     if null_tops.size == 0:
-        raise ValueError("circle_verdict needs at least one null value")
+        raise ValueError("circle_presence needs at least one null value")
     if statistics.top > null_tops.max() and statistics.dominance >= min_dominance:
-        return REPRODUCED
+        return PRESENT
     if statistics.top <= np.quantile(null_tops, 0.95):
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
+        return ABSENT
+    return UNCLEAR

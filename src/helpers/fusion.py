@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
-from .claims import PairedComparison, paired_comparison
+from .claims import Effect, paired_effect
 from .models import TOPO_INPUT, FusionNet, build_model, count_parameters, matching_width
 from .topology import TopologicalFeatures, cubical_diagrams, split_features
 from .train import Examples, History, TrainConfig, classification_metrics, fit, predict_proba
@@ -206,8 +206,10 @@ def summarise(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     return grouped.agg(["mean", "std"])
 
 
-def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> PairedComparison:
-    """Model ``a`` against model ``b`` on ``metric``, paired by seed (one dataset and size)."""
+def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy", scale: float = 100.0,
+            unit: str = " pp", digits: int = 2) -> Effect:
+    """Model ``a`` minus model ``b`` on ``metric``, paired by seed (one dataset and size), with its
+    paired-t interval; printed times ``scale`` with ``unit`` (percentage points by default)."""
     groups = [column for column in ("dataset", "n_train") if column in results]
     if groups and len(results.groupby(groups)) > 1:
         raise ValueError(f"results hold several {' / '.join(groups)} groups: select one before comparing")
@@ -215,4 +217,4 @@ def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> 
     missing = [kind for kind in (a, b) if kind not in table.columns]
     if missing:
         raise ValueError(f"models {missing} are not in the results; have {sorted(table.columns)}")
-    return paired_comparison(table[a].to_numpy(), table[b].to_numpy())
+    return paired_effect(table[a].to_numpy(), table[b].to_numpy(), scale=scale, unit=unit, digits=digits)

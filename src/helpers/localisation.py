@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from . import explain, fusion
 from .cache import ArtifactCache
 from .models import FusionNet
-from .claims import paired_comparison, verdict_greater
+from .claims import paired_effect
 from .train import TrainConfig
 from .transients import add_distractor
 
@@ -84,15 +84,14 @@ def localisation_scores(runs: list[Explained], masks: np.ndarray,
 
 
 def compare_at_thresholds(scores: pd.DataFrame, a: str, b: str, metric: str = "iou") -> pd.DataFrame:
-    """Model ``a`` against ``b`` at every threshold, paired by seed: means, the paired
-    comparison (difference and tests) and the verdict on "a > b"."""
+    """Model ``a`` against ``b`` at every threshold, paired by seed: the means and ``a - b``
+    (``effect``, a :class:`helpers.claims.Effect` with its paired-t interval, and its description)."""
     rows = []
     for threshold, group in scores.groupby("threshold"):
         table = group.pivot_table(index="seed", columns="model", values=metric)
-        comparison = paired_comparison(table[a].to_numpy(), table[b].to_numpy())
+        effect = paired_effect(table[a].to_numpy(), table[b].to_numpy(), digits=3)
         rows.append({"threshold": threshold, a: table[a].mean(), b: table[b].mean(),
-                     "difference": comparison.describe(scale=1.0, unit="", digits=3),
-                     "verdict": verdict_greater(comparison), "comparison": comparison})
+                     "difference": effect.describe(), "effect": effect})
     return pd.DataFrame(rows).set_index("threshold")
 
 
@@ -128,16 +127,17 @@ def distractor_comparison(study: pd.DataFrame, a: str, b: str, distractors: list
     """For each distractor, model ``a`` against ``b`` paired by seed (rows of
     :func:`distractor_study`): ``b``'s share of attention on the distractor minus ``a``'s, and
     ``b``'s loss of accuracy from clean images minus ``a``'s (both positive when ``a`` copes
-    better), with the verdict on "``a`` is less distracted than ``b``"."""
+    better), as descriptions and as :class:`helpers.claims.Effect` (``attention_effect``,
+    ``drop_effect``) for the claim "``a`` is less distracted than ``b``"."""
     clean = study[study.distractor == "none"].set_index(["model", "seed"]).accuracy
     rows = []
     for name in distractors:
         subset = study[study.distractor == name]
-        attention = fusion.compare(subset, b, a, "attention_on_distractor")
+        attention = fusion.compare(subset, b, a, "attention_on_distractor", scale=1.0, unit="", digits=3)
         drop = (clean - subset.set_index(["model", "seed"]).accuracy).rename("drop").reset_index()
         accuracy_drop = fusion.compare(drop, b, a, "drop")
         rows.append({"distractor": name,
-                     f"attention: {b} minus {a}": attention.describe(scale=1, unit="", digits=3),
+                     f"attention: {b} minus {a}": attention.describe(),
                      f"accuracy drop: {b} minus {a}": accuracy_drop.describe(),
-                     "verdict": verdict_greater(attention)})
+                     "attention_effect": attention, "drop_effect": accuracy_drop})
     return pd.DataFrame(rows).set_index("distractor")

@@ -11,9 +11,9 @@ fine-tuning it. Three published scores, implemented from their papers:
 Higher is better for all three. ``features`` are ``(n, d)`` float arrays, ``labels`` ``(n,)``
 integers of the target classes.
 
-:func:`rank_correlations` and :func:`probability_best` judge any such scores against the
-accuracy the models actually reach: correlations over models, and a bootstrap over models of
-which score ranks them best.
+:func:`rank_correlations` and :func:`tau_advantage` judge any such scores against the
+accuracy the models actually reach: correlations over models, and a paired bootstrap over models
+of one score's Kendall tau minus another's.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from .claims import Effect, bootstrap_effect
 
 LOGME_TOLERANCE = 1e-6
 LOGME_MAX_ITERATIONS = 100
@@ -135,24 +137,17 @@ def rank_correlations(scores: Mapping[str, np.ndarray], accuracy: np.ndarray) ->
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def probability_best(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candidate: str,
-                     n_boot: int = 1000, seed: int = 0) -> float:
-    """Share of bootstrap resamples of the models (drawn with replacement, at least three distinct)
-    in which ``candidate``'s Kendall tau with ``accuracy`` exceeds that of every other score.
+def tau_advantage(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candidate: str, baseline: str,
+                  n_boot: int = 2000, seed: int = 0) -> Effect:
+    """Kendall tau of ``candidate`` with ``accuracy`` minus that of ``baseline`` (each score
+    ``(n_models,)``, oriented so that higher predicts higher accuracy), with a paired
+    percentile-bootstrap interval over the models (both taus on the same resample)."""
+    missing = [name for name in (candidate, baseline) if name not in scores]
+    if missing:
+        raise ValueError(f"unknown scores {missing}; valid choices: {', '.join(scores)}")
 
-    Every score must be oriented so that higher predicts higher accuracy."""
-    if candidate not in scores:
-        raise ValueError(f"unknown candidate {candidate!r}; valid choices: {', '.join(scores)}")
-    target = np.asarray(accuracy, dtype=np.float64)
-    matrix = {name: np.asarray(values, dtype=np.float64) for name, values in scores.items()}
-    rng = np.random.default_rng(seed)
-    wins, draws = 0, 0
-    while draws < n_boot:
-        chosen = rng.integers(0, len(target), len(target))
-        if len(np.unique(chosen)) < 3:
-            continue
-        taus = {name: stats.kendalltau(values[chosen], target[chosen]).statistic for name, values in matrix.items()}
-        taus = {name: (-np.inf if np.isnan(tau) else tau) for name, tau in taus.items()}
-        wins += all(taus[candidate] > tau for name, tau in taus.items() if name != candidate)
-        draws += 1
-    return wins / n_boot
+    def advantage(a: np.ndarray, b: np.ndarray, target: np.ndarray) -> float:
+        return float(stats.kendalltau(a, target).statistic - stats.kendalltau(b, target).statistic)
+
+    return bootstrap_effect(advantage, (scores[candidate], scores[baseline], accuracy), n_resamples=n_boot,
+                            seed=seed, method="paired bootstrap over models")
