@@ -17,7 +17,7 @@ def test_paired_effect_matches_scipys_paired_t():
     assert effect.estimate == pytest.approx(0.015)
     assert (effect.low, effect.high) == pytest.approx((interval.low, interval.high))
     assert effect.pvalue == pytest.approx(reference.pvalue)
-    assert effect.n == 5 and effect.describe().startswith("+1.50 pp [")
+    assert effect.n == 5 and effect.describe().startswith("+1.50 [+") and "] pp (n=5, paired t)" in effect.describe()
 
 
 def test_detectable_effect_has_the_stated_power():

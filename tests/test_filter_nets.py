@@ -120,3 +120,19 @@ def test_rank_correlation_and_its_verdict():
     assert "spearman" in strong.describe()
     with pytest.raises(ValueError, match="at least 3 pairs"):
         correlation_effect(x[:2], x[:2])
+
+
+def test_size_adjusted_correlation_removes_the_training_set_size():
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    sizes = np.repeat([100, 1000, 10000], 8)
+    # both columns rise with size, and within a size they are unrelated
+    table = pd.DataFrame({"n_train": sizes, "distance": np.log(sizes) + rng.normal(0, 0.1, 24),
+                          "accuracy": np.log(sizes) + rng.normal(0, 0.1, 24)})
+    pooled = correlation_effect(table.distance.to_numpy(), table.accuracy.to_numpy())
+    adjusted = filter_nets.size_adjusted_correlation(table, "distance", "accuracy")
+    assert pooled.low > 0.5 and adjusted.low < 0 < adjusted.high
+    within = table.assign(accuracy=table.distance + rng.normal(0, 0.01, 24))
+    assert filter_nets.size_adjusted_correlation(within, "distance", "accuracy").low > 0.5
+    with pytest.raises(ValueError, match="'gap'"):
+        filter_nets.size_adjusted_correlation(table, "distance", "gap")

@@ -154,3 +154,23 @@ def test_natural_patches_subsample_shows_the_primary_circle():
     stats = filters.circle_statistics(points, k=60, p=30, max_landmarks=300)
     assert stats.long_bars(0.3) == 1 and stats.dominance > 3
     assert stats.share_near_circle > 0.5
+
+
+def test_class_count_gap_is_positive_exactly_for_the_right_count():
+    assert filters.class_count_gap(np.array([1.0, 0.2, 0.1]), 1) == pytest.approx(0.3)
+    five = np.array([1.0, 0.9, 0.8, 0.7, 0.6, 0.1])
+    assert filters.class_count_gap(five, 5) == pytest.approx(0.1)
+    assert filters.class_count_gap(five, 1) < 0 and filters.class_count_gap(five, 4) < 0
+    assert filters.class_count_gap(np.array([]), 1) < 0
+    with pytest.raises(ValueError, match="at least 1"):
+        filters.class_count_gap(five, 0)
+
+
+def test_a_noisy_circle_has_one_class_and_its_change_is_judged_against_the_null_spread():
+    core = filters.filter_space(noisy_circle_filters(300, 0.08, 4)[0]).points
+    effect = filters.class_count_effect(core, 1, max_landmarks=150, n_resamples=8)
+    assert effect.low > 0.2
+    change = filters.change_against_null(0.6, 0.2, np.array([0.18, 0.2, 0.22]))
+    assert change.estimate == pytest.approx(0.4) and change.se == pytest.approx(np.sqrt(2) * 0.02)
+    with pytest.raises(ValueError, match="2 null draws"):
+        filters.change_against_null(0.6, 0.2, np.array([0.2]))

@@ -68,3 +68,29 @@ def test_compare_refuses_to_pool_different_training_set_sizes():
             for n in (10, 20) for m in ("a", "b") for s in (0, 1)]
     with pytest.raises(ValueError, match="n_train"):
         fusion.compare(pd.DataFrame(rows), "a", "b")
+
+
+def _results(accuracies: dict[str, list[float]], n_train: int = 10):
+    import pandas as pd
+    return pd.DataFrame([{"dataset": "d", "n_train": n_train, "model": m, "seed": s, "accuracy": a}
+                         for m, values in accuracies.items() for s, a in enumerate(values)])
+
+
+def test_models_at_the_majority_rate_have_not_learned():
+    assert fusion.majority_rate(np.array([0, 0, 0, 1])) == 0.75
+    learned = _results({"a": [0.90, 0.92, 0.91], "b": [0.85, 0.86, 0.84]})
+    assert fusion.not_learned(learned, ["a", "b"], 0.5) is None
+    chance = _results({"a": [0.90, 0.92, 0.91], "b": [0.50, 0.51, 0.49]})
+    assert "b did not beat the majority-class rate (50.0%)" in fusion.not_learned(chance, ["a", "b"], 0.5)
+    with pytest.raises(ValueError, match="shape"):
+        fusion.majority_rate(np.zeros((2, 2), int))
+
+
+def test_gain_difference_pairs_the_gains_by_seed():
+    small = _results({"a": [0.80, 0.82, 0.81], "b": [0.70, 0.71, 0.72]}, 10)
+    large = _results({"a": [0.90, 0.91, 0.92], "b": [0.89, 0.90, 0.91]}, 20)
+    effect = fusion.gain_difference(small, large, "a", "b")
+    assert effect.estimate == pytest.approx(0.09) and effect.low > 0 and effect.n == 3
+    fewer = _results({"a": [0.90, 0.91], "b": [0.89, 0.90]}, 20)
+    with pytest.raises(ValueError, match="different seeds"):
+        fusion.gain_difference(small, fewer, "a", "b")

@@ -79,22 +79,28 @@ class Effect:
     unit: str = ""
     digits: int = 2
 
-    def format(self, value: float, signed: bool = True) -> str:
-        """``value`` in this effect's display units (``nan`` prints as "n/a")."""
+    def bare(self, value: float, signed: bool = True) -> str:
+        """``value`` in this effect's display units, without the unit (``nan``: "n/a")."""
         if not np.isfinite(value):
             return "n/a"
-        return f"{value * self.scale:{'+' if signed else ''}.{self.digits}f}{self.unit}"
+        return f"{value * self.scale:{'+' if signed else ''}.{self.digits}f}"
+
+    def format(self, value: float, signed: bool = True) -> str:
+        """``value`` in this effect's display units, e.g. ``+1.20 pp`` ("n/a" for ``nan``)."""
+        text = self.bare(value, signed)
+        return text if text == "n/a" else text + self.unit
 
     def interval(self) -> str:
         """E.g. ``[-0.50, +3.10] pp``."""
-        low, high = self.format(self.low), self.format(self.high)
-        if self.unit:
-            low, high = low[: -len(self.unit)], high[: -len(self.unit)]
-        return f"[{low}, {high}]{self.unit}"
+        return f"[{self.bare(self.low)}, {self.bare(self.high)}]{self.unit}"
+
+    def with_interval(self) -> str:
+        """E.g. ``+1.20 [-0.50, +3.10] pp``."""
+        return f"{self.bare(self.estimate)} {self.interval()}"
 
     def describe(self) -> str:
-        """E.g. ``+1.20 pp [-0.50, +3.10] pp (n=5, paired t)``."""
-        return f"{self.format(self.estimate)} {self.interval()} (n={self.n}, {self.method})"
+        """E.g. ``+1.20 [-0.50, +3.10] pp (n=5, paired t)``."""
+        return f"{self.with_interval()} (n={self.n}, {self.method})"
 
     def scaled(self, factor: float) -> "Effect":
         """The same effect multiplied by ``factor`` (``factor < 0`` flips the interval), e.g. to
@@ -107,7 +113,7 @@ class Effect:
 def _detectable(se: float, df: float) -> float:
     """Smallest effect found with power ``POWER`` by a two-sided test at ``ALPHA`` whose
     estimate has standard error ``se`` and a t distribution with ``df`` degrees of freedom."""
-    if not (np.isfinite(se) and df > 0):
+    if not (np.isfinite(se) and se > 0 and df > 0):
         return float("nan")
     return float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(POWER, df)) * se)
 
@@ -419,9 +425,9 @@ class ClaimBook:
             rule = f"{rule}; at least, margin {effect.format(margin, signed=False)}"
             interest = effect.format(-direction * margin)
         if isinstance(control, Effect):
-            control = f"{control_name}: {control.format(control.estimate)} {control.interval()}"
+            control = f"{control_name}: {control.with_interval()}"
         return Claim(self.chapter, name, paper_value, effect.describe() if our_value is None else our_value,
-                     verdict, note, f"{effect.format(effect.estimate)} {effect.interval()}", interest,
+                     verdict, note, effect.with_interval(), interest,
                      effect.format(effect.detectable, signed=False), effect.n, control or "", rule)
 
     def table(self) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
+from .claims import Effect, correlation_effect
 from .filters import (CircleStatistics, FilterSpace, circle_statistics, distance_to_primary_circle, filter_bank,
                       filter_space, spatial_filters)
 from .train import Examples, TrainConfig, fit, predict_proba
@@ -301,3 +302,21 @@ def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: in
     ``step``, with density core ``X(k, p)`` (``k`` capped below the number of points)."""
     points = pooled_space(records, layer, step, drop_fraction).points
     return circle_statistics(points, min(k, len(points) - 1), p, max_landmarks, radius)
+
+
+P3_TRANSFER_GAIN = 0.22 - 0.10
+"""The companion paper's gain in MNIST-to-SVHN accuracy from fixed angular first-layer filters
+(about 10% to 22%): the threshold of interest of chapter 3's transfer claim."""
+
+
+def size_adjusted_correlation(table: pd.DataFrame, measure: str, target: str, seed: int = 0) -> Effect:
+    """Spearman correlation of ``measure`` and ``target`` across the networks of ``table`` (one
+    row per network, with ``n_train``) after removing each training-set size's mean from both,
+    so that the training-set size, which moves both, does not make the correlation; with
+    :func:`helpers.claims.correlation_effect`'s interval, permutation p and detectable |rho|."""
+    missing = [c for c in (measure, target, "n_train") if c not in table]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the table; have {list(table.columns)}")
+    rows = table[[measure, target, "n_train"]].dropna()
+    centred = rows[[measure, target]] - rows.groupby("n_train")[[measure, target]].transform("mean")
+    return correlation_effect(centred[measure].to_numpy(), centred[target].to_numpy(), "spearman", seed=seed)

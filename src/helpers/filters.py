@@ -31,6 +31,7 @@ import numpy as np
 from gudhi.subsampling import choose_n_farthest_points
 from sklearn.neighbors import NearestNeighbors
 
+from .claims import Effect, bootstrap_effect, normal_effect
 from .topology import rips_diagrams
 
 PATCH_SIZE = 3
@@ -354,3 +355,44 @@ def circle_presence(statistics: CircleStatistics, null_tops: np.ndarray, min_dom
     if statistics.top <= np.quantile(null_tops, 0.95):
         return ABSENT
     return UNCLEAR
+
+
+def class_count_gap(persistences: np.ndarray, n_classes: int, fraction: float = 0.5) -> float:
+    """How clearly a barcode has ``n_classes`` bars of at least ``fraction`` of the longest:
+    the smaller of (the ``n_classes``-th bar minus that cut) and (the cut minus the next bar),
+    as a share of the longest bar. Positive exactly when :meth:`CircleStatistics.long_bars`
+    counts ``n_classes``; ``persistences`` (m,) longest first."""
+    if n_classes < 1:
+        raise ValueError(f"n_classes must be at least 1, got {n_classes}")
+    bars = np.concatenate([np.asarray(persistences, dtype=float), np.zeros(n_classes + 1)])
+    if bars[0] <= 0:
+        return -fraction
+    cut = fraction * bars[0]
+    return float(min(bars[n_classes - 1] - cut, cut - bars[n_classes]) / bars[0])
+
+
+def class_count_effect(core: np.ndarray, n_classes: int, max_landmarks: int = 400, n_resamples: int = 20,
+                       seed: int = 0, n_threads: int = -1) -> Effect:
+    """:func:`class_count_gap` of the H1 barcode of a density core (n, 8), with a percentile
+    interval from ``n_resamples`` bootstrap resamples of the core's points (landmarks and Rips
+    recomputed on each): the known-answer check "this core has ``n_classes`` H1 classes"."""
+    core = _dct_points(core)
+
+    def gap(index: np.ndarray) -> float:
+        points = core[index.astype(int)]
+        return class_count_gap(h1_persistences(points[landmarks(points, max_landmarks)], n_threads), n_classes)
+
+    return bootstrap_effect(gap, (np.arange(len(core), dtype=float),), n_resamples=n_resamples, seed=seed,
+                            digits=3, method=f"bootstrap over the core's points ({n_resamples} resamples)")
+
+
+def change_against_null(after: float, before: float, null: np.ndarray) -> Effect:
+    """``after - before`` of a statistic of two clouds of one size (the longest H1 bar of trained
+    and of initial filters), with the interval that the spread of its null distribution (``null``,
+    (m,), the statistic on random filters of that size) gives: each value has that spread, so
+    their difference has sqrt(2) times it."""
+    null = np.asarray(null, dtype=float)
+    if null.ndim != 1 or len(null) < 2:
+        raise ValueError(f"need at least 2 null draws, got shape {null.shape}")
+    return normal_effect(after - before, float(np.sqrt(2) * null.std(ddof=1)), len(null),
+                         "normal, spread of the random-filter null", digits=3)
