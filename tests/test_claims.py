@@ -40,6 +40,11 @@ def test_models_at_chance_are_not_at_least_as_good():
     claim = book.add("a >= b", "x", c.paired_effect(np.full(2, 0.105), np.full(2, 0.105)), margin=0.02,
                      invalid="both models at the majority-class rate")
     assert claim.verdict == c.INCONCLUSIVE and "majority" in claim.note
+    # a zero-spread sample measures no precision: no detectable effect, no verdict either way
+    constant = c.paired_effect(np.full(3, 0.2), np.full(3, 0.1))
+    assert np.isnan(constant.detectable) and c.judge(constant, smallest_effect=0.05) == c.INCONCLUSIVE
+    few = c.correlation_effect(np.arange(3.0), np.arange(3.0))
+    assert c.judge_parts({"a": few, "b": few}, smallest_effect=0.3) == (c.INCONCLUSIVE, "a")
 
 
 def test_a_noisy_negative_difference_is_not_a_refutation():
@@ -68,7 +73,7 @@ def test_superiority_rules():
 
 def test_non_inferiority_rules():
     equal = c.paired_effect(np.array([0.90, 0.91, 0.92, 0.93]), np.array([0.905, 0.905, 0.925, 0.925]))
-    much_worse = c.paired_effect(np.array([0.70, 0.71, 0.72, 0.73]), np.array([0.90, 0.91, 0.92, 0.93]))
+    much_worse = c.paired_effect(np.array([0.70, 0.72, 0.72, 0.73]), np.array([0.90, 0.91, 0.92, 0.93]))
     assert c.judge(equal, margin=0.02) == c.REPRODUCED
     assert c.judge(much_worse, margin=0.02) == c.NOT_REPRODUCED
     with pytest.raises(ValueError, match="either smallest_effect"):
@@ -136,7 +141,7 @@ def test_bad_inputs_name_the_sizes():
 def test_claims_are_saved_where_the_runner_collects_them(tmp_path, monkeypatch):
     monkeypatch.setenv(c.RUN_DIR_ENV, str(tmp_path))
     book = c.ClaimBook("01_demo")
-    up = c.paired_effect(np.array([2.0, 2.1, 1.9]), np.array([1.0, 1.1, 0.9]))
+    up = c.paired_effect(np.array([2.0, 2.1, 1.9]), np.array([1.0, 1.05, 0.95]))
     book.add("x > y", "1 vs 0", up, smallest_effect=0.5, control="untrained: +0.1")
     claim = book.add("x > y", "1 vs 0", up.scaled(-1), smallest_effect=0.5)  # a re-run replaces, never duplicates
     path = book.save()

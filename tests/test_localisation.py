@@ -19,7 +19,7 @@ def study_rows(attention_a, attention_b, accuracy_a, accuracy_b):
 def test_a_model_that_looks_less_at_the_distractor_is_less_distracted():
     table = localisation.distractor_comparison(study_rows(0.1, 0.3, 0.8, 0.6), "a", "b", ["artefact"])
     assert judge(table.loc["artefact", "attention_effect"], smallest_effect=0.05) == REPRODUCED
-    assert table.loc["artefact", "accuracy drop: b minus a"].startswith("+20.00 pp")
+    assert table.loc["artefact", "accuracy drop: b minus a"].startswith("+20.00 [")
     reverse = localisation.distractor_comparison(study_rows(0.3, 0.1, 0.8, 0.6), "a", "b", ["artefact"])
     assert judge(reverse.loc["artefact", "attention_effect"], smallest_effect=0.05) == NOT_REPRODUCED
 

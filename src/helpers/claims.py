@@ -139,7 +139,8 @@ def paired_effect(a: np.ndarray, b: np.ndarray, scale: float = 1.0, unit: str = 
     n = len(diff)
     mean, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(n))
     df = n - 1
-    if se == 0:
+    if se <= 1e-12 * max(1.0, abs(mean)):  # identical differences, up to rounding
+        se = 0.0
         low = high = mean
         pvalue = 1.0 if mean == 0 else 0.0
     else:
@@ -282,10 +283,12 @@ def judge(effect: Effect, smallest_effect: float | None = None, direction: int =
     claimed direction; not reproduced when it lies below ``smallest_effect`` (> 0, the smallest
     effect of interest in the claimed direction), which includes the opposite effect.
     Non-inferiority ("at least as good") claims: reproduced when the interval lies above
-    ``-margin``; not reproduced when it lies below ``-margin``. Otherwise inconclusive."""
+    ``-margin``; not reproduced when it lies below ``-margin``. Otherwise inconclusive, and
+    always inconclusive when the design can detect no effect (``effect.detectable`` is ``nan``:
+    too few units, or no spread to measure its precision by)."""
     _check_rule(smallest_effect, margin)
     low, high = _oriented(effect, direction)
-    if not (np.isfinite(low) and np.isfinite(high)):
+    if not (np.isfinite(low) and np.isfinite(high) and np.isfinite(effect.detectable)):
         return INCONCLUSIVE
     threshold = 0.0 if margin is None else -margin
     if low > threshold:
@@ -325,7 +328,8 @@ def judge_parts(parts: Mapping[str, Effect], smallest_effect: float | None = Non
     over the parts: reproduced when every part's "no effect" (for "at least": "worse than
     ``-margin``") is rejected; not reproduced when some part's "at least the smallest effect of
     interest" (for "at least": "better than ``-margin``") is rejected; otherwise inconclusive.
-    Tests use each part's standard error and degrees of freedom."""
+    Tests use each part's standard error and degrees of freedom; a part whose design detects no
+    effect (``detectable`` is ``nan``) makes the claim inconclusive."""
     if not parts:
         raise ValueError("a claim of several parts needs at least one part")
     _check_rule(smallest_effect, margin)
@@ -335,6 +339,9 @@ def judge_parts(parts: Mapping[str, Effect], smallest_effect: float | None = Non
     claim_p = [_one_sided(parts[n], direction, threshold, above=True) for n in names]
     against_p = [_one_sided(parts[n], direction, refuting, above=False) for n in names]
     weakest = names[int(np.argmax(claim_p))]
+    blind = [n for n in names if not np.isfinite(parts[n].detectable)]
+    if blind:
+        return INCONCLUSIVE, blind[0]
     if holm_rejects(claim_p, ALPHA / 2).all():
         return REPRODUCED, weakest
     if holm_rejects(against_p, ALPHA / 2).any():
