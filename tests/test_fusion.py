@@ -1,4 +1,6 @@
 import numpy as np
+import pandas as pd
+import torch
 import pytest
 
 from helpers import fusion
@@ -94,3 +96,35 @@ def test_gain_difference_pairs_the_gains_by_seed():
     fewer = _results({"a": [0.90, 0.91], "b": [0.89, 0.90]}, 20)
     with pytest.raises(ValueError, match="different seeds"):
         fusion.gain_difference(small, fewer, "a", "b")
+
+
+class _ReadsOneInput(torch.nn.Module):
+    """Logits from the topological input alone, or from the image alone."""
+
+    def __init__(self, use_topo: bool):
+        super().__init__()
+        self.use_topo = use_topo
+
+    def forward(self, images, topo):
+        source = topo if self.use_topo else images
+        score = source.flatten(1).mean(1, keepdim=True)
+        return torch.cat([-score, score], 1)
+
+
+def test_shuffling_the_curves_shows_whether_a_branch_is_used():
+    from helpers.train import Examples
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    topo = (labels[:, None, None] * 2.0 - 1.0 + rng.normal(0, 0.3, (400, 2, 5))).astype(np.float32)
+    images = rng.normal(0, 1, (400, 1, 4, 4)).astype(np.float32)
+    examples = Examples(images, topo, labels)
+    used = fusion.prediction_changes(_ReadsOneInput(True), examples, device="cpu")
+    ignored = fusion.prediction_changes(_ReadsOneInput(False), examples, device="cpu")
+    assert used["accuracy"] > 0.95 and used["changed by shuffled input"] > 0.3
+    assert used["accuracy, mean input"] < 0.6
+    assert ignored["changed by shuffled input"] == ignored["changed by mean input"] == 0.0
+    table = pd.DataFrame([{"model": "cnn_bc", "seed": 0, **used}, {"model": "cnn_bc", "seed": 1, **ignored}])
+    assert "inert in seeds [1]" in fusion.inert_branch(table)
+    assert fusion.inert_branch(table.iloc[:1]) is None
+    with pytest.raises(ValueError, match="topo is None"):
+        fusion.prediction_changes(_ReadsOneInput(True), Examples(images, None, labels))

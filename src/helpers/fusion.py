@@ -264,3 +264,48 @@ def gain_difference(small: pd.DataFrame, large: pd.DataFrame, a: str, b: str, me
     if len(seeds) < len(small_gain) or len(seeds) < len(large_gain):
         raise ValueError(f"the two sizes have different seeds: {sorted(small_gain.index)} and {sorted(large_gain.index)}")
     return paired_effect(small_gain[seeds].to_numpy(), large_gain[seeds].to_numpy(), scale=100.0, unit=" pp")
+
+
+def prediction_changes(model: torch.nn.Module, examples: Examples, seed: int = 0,
+                       device: str = "auto") -> dict[str, float]:
+    """Does ``model`` use its topological input? Test accuracy with the input as it is, shuffled
+    across the images (each image gets another image's features) and replaced by its mean over
+    the images, and the share of predictions that each change flips (``examples.topo`` (N, ...)
+    must exist)."""
+    if examples.topo is None:
+        raise ValueError("prediction_changes needs examples with topological features (topo is None)")
+    shuffled = examples.topo[np.random.default_rng(seed).permutation(len(examples.labels))]
+    averaged = np.broadcast_to(examples.topo.mean(0, keepdims=True), examples.topo.shape).copy()
+    own = predict_proba(model, examples, device).argmax(1)
+    row = {"accuracy": float((own == examples.labels).mean())}
+    for name, topo in (("shuffled", shuffled), ("mean", averaged)):
+        changed = predict_proba(model, Examples(examples.images, topo, examples.labels), device).argmax(1)
+        row[f"accuracy, {name} input"] = float((changed == examples.labels).mean())
+        row[f"changed by {name} input"] = float((changed != own).mean())
+    return row
+
+
+def branch_use(data: FusionData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
+               device: str = "auto") -> pd.DataFrame:
+    """:func:`prediction_changes` on the test split for the trained model of ``kind`` with each
+    seed (from the cache): one row per seed."""
+    if TOPO_INPUT.get(kind) is None:
+        raise ValueError(f"model kind {kind!r} has no topological branch; kinds with one: "
+                         f"{[k for k, v in TOPO_INPUT.items() if v is not None]}")
+    rows = []
+    for seed in seeds:
+        model, _ = trained_model(data, kind, seed, train_config, cache, device)
+        rows.append({"model": kind, "seed": seed, **prediction_changes(model, data.examples("test", kind), seed, device)})
+    return pd.DataFrame(rows)
+
+
+def inert_branch(use: pd.DataFrame, min_changed: float = 0.01) -> str | None:
+    """``None`` when shuffling the topological input changes at least ``min_changed`` of the
+    predictions of every seed in ``use`` (rows of :func:`branch_use`); otherwise the reason a
+    claim about the topological branch cannot be tested by these networks."""
+    inert = use[use["changed by shuffled input"] < min_changed]
+    if inert.empty:
+        return None
+    return (f"the topological branch of {', '.join(sorted(set(inert.model)))} is inert in seeds "
+            f"{inert.seed.tolist()}: shuffling its input across images changes "
+            f"{inert['changed by shuffled input'].max():.1%} of predictions or fewer")
