@@ -17,6 +17,7 @@ from torch import nn
 from helpers.explain import (
     PAIR_BIRTH,
     PAIR_DEATH,
+    darkest_pixels_like,
     energy_in_mask,
     grad_cam,
     grad_cam_1d,
@@ -324,3 +325,16 @@ def test_pair_inverse_image_rejects_bad_arguments():
         inverse_image_pairs(two_pits()[None], n_classes=0)
     with pytest.raises(ValueError, match="homology_dims"):
         inverse_image_pairs(two_pits()[None], homology_dims=(2,))
+
+
+def test_darkest_pixels_match_the_count_of_an_inverse_image():
+    images = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
+    images[1] = images[1][::-1]
+    marks = np.zeros((2, 3, 3), bool)
+    marks[0, 2, :2] = True          # two pixels
+    marks[1, 0, 0] = True           # one pixel
+    darkest = darkest_pixels_like(images, marks)
+    assert darkest.sum(axis=(1, 2)).tolist() == [2, 1]
+    assert darkest[0, 0, :2].all() and darkest[1, 2, 0]
+    with pytest.raises(ValueError, match=r"marks have shape \(2, 2, 2\)"):
+        darkest_pixels_like(images, marks[:, :2, :2])

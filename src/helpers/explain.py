@@ -419,3 +419,25 @@ def inverse_image_pairs(images: np.ndarray, n_classes: int = 1,
     the ``n_classes`` most persistent finite classes of each dimension (see
     :func:`persistence_pair_pixels`, which also tells births from deaths)."""
     return persistence_pair_pixels(images, n_classes, homology_dims) != 0
+
+
+def darkest_pixels_like(images: np.ndarray, marks: np.ndarray) -> np.ndarray:
+    """The model-free baseline of an inverse image: for each image, as many pixels as ``marks``
+    keeps, chosen as the darkest ones (ties broken by position) with no network involved.
+
+    Args:
+        images: (N, H, W) or (N, 1, H, W) grey images.
+        marks: (N, H, W) bool inverse images whose pixel counts are matched.
+
+    Returns:
+        (N, H, W) bool masks of the darkest pixels, ``marks[i].sum()`` of them in image ``i``.
+    """
+    batch = as_image_batch(images)
+    marks = np.asarray(marks, dtype=bool)
+    if marks.shape != batch.shape:
+        raise ValueError(f"marks have shape {marks.shape}, images {batch.shape}")
+    flat = batch.reshape(len(batch), -1)
+    order = np.argsort(flat, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None].repeat(len(flat), 0), axis=1)
+    return (ranks < marks.reshape(len(marks), -1).sum(1, keepdims=True)).reshape(marks.shape)
