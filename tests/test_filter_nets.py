@@ -136,3 +136,12 @@ def test_size_adjusted_correlation_removes_the_training_set_size():
     assert filter_nets.size_adjusted_correlation(within, "distance", "accuracy").low > 0.5
     with pytest.raises(ValueError, match="'gap'"):
         filter_nets.size_adjusted_correlation(table, "distance", "gap")
+
+
+def test_filters_that_did_not_move_cannot_show_what_training_builds():
+    initial = np.random.default_rng(0).normal(size=(4, 1, 3, 3))
+    moved = {"weights": {"conv1": initial * 3}, "checkpoints": {0: {"weights": {"conv1": initial}}}}
+    still = {"weights": {"conv1": initial * 1.1}, "checkpoints": {0: {"weights": {"conv1": initial}}}}
+    assert filter_nets.median_filter_change([moved], "conv1") == pytest.approx(2.0)
+    assert filter_nets.not_trained_away([moved], "conv1", 1.0) is None
+    assert "moved the median filter by 0.10" in filter_nets.not_trained_away([still], "conv1", 1.0)

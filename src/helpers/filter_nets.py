@@ -234,6 +234,27 @@ def layer_filters(record: dict[str, object], layer: str, step: int | None = None
     return spatial_filters(weights[layer])
 
 
+def median_filter_change(records: Sequence[dict[str, object]], layer: str) -> float:
+    """How far training moved the spatial filters of ``layer``: the median over every filter of
+    every network of |W_trained - W_initial| / |W_initial| (Euclidean norms of the 3x3 slices)."""
+    changes = []
+    for record in records:
+        trained, initial = layer_filters(record, layer), layer_filters(record, layer, 0)
+        changes.append(np.linalg.norm(trained - initial, axis=(1, 2)) / np.linalg.norm(initial, axis=(1, 2)))
+    return float(np.median(np.concatenate(changes)))
+
+
+def not_trained_away(records: Sequence[dict[str, object]], layer: str, minimum: float) -> str | None:
+    """``None`` when the median filter of ``layer`` moved by at least ``minimum`` times its
+    initial norm (:func:`median_filter_change`); otherwise the reason that the filters cannot
+    show what training builds."""
+    change = median_filter_change(records, layer)
+    if change >= minimum:
+        return None
+    return (f"the {layer} filters are still mostly their initialisation: training moved the median filter by "
+            f"{change:.2f} of its initial norm, below the {minimum:.2f} needed to judge what training builds")
+
+
 def pooled_space(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
                  drop_fraction: float = 0.1) -> FilterSpace:
     """The filter space of ``layer`` pooled over several networks (each network's filters are
