@@ -146,7 +146,7 @@ def test_mnist_offline_test_set_only_is_split(tmp_path, monkeypatch, capsys):
     assert np.bincount(test.labels).tolist() == [2] * 10
     np.testing.assert_allclose(train.images[:, 0, 0, 0], train.labels * 25 / 255, rtol=1e-6)
     assert "split stratified 80/20" in train.source and "train part (80)" in train.source
-    assert_provenance(train.source, tmp_path, "MNIST official test set from an offline copy")
+    assert_provenance(train.source, tmp_path, "MNIST official test set from the offline copy in TOPOCNN_DATA")
 
 
 def test_mnist_offline_official_split(tmp_path, monkeypatch, capsys):
@@ -222,7 +222,7 @@ def test_cifar10_offline_fake_archive_and_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(load("cifar10", "test").images, test.images)
     gray = load("cifar10", "train", grayscale=True)
     assert gray.images.shape == (30, 1, 32, 32) and "luma" in gray.source
-    assert_provenance(test.source, tmp_path, "CIFAR-10 test set from an offline copy")
+    assert_provenance(test.source, tmp_path, "CIFAR-10 test set from the offline copy in TOPOCNN_DATA")
 
 
 def test_cifar10_subsample_same_with_and_without_cache(tmp_path, monkeypatch):
@@ -264,7 +264,7 @@ def test_dermamnist_offline_fake_npz(tmp_path, monkeypatch):
     np.testing.assert_allclose(val.images[:, 0], expected, atol=1e-5)
     assert len(load("dermamnist", "test", n=70)) == 70
     assert_provenance(val.source, tmp_path, "DermaMNIST")
-    assert_provenance(val.source, tmp_path, "from an offline copy")
+    assert_provenance(val.source, tmp_path, "from the offline copy in TOPOCNN_DATA")
 
 
 # ----------------------------------------------------------------------------- image helpers

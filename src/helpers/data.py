@@ -35,7 +35,7 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 TRANSIENT_SIZES = {"train": 8000, "test": 2000}
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 # How a source line names a copy read from $TOPOCNN_DATA: the kind of copy, never the machine's path.
-OFFLINE_COPY = f"offline copy (folder named by {DATA_ENV})"
+OFFLINE_COPY = f"offline copy in {DATA_ENV}"
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST_FILES = {  # file name -> md5 of the official gzip file
@@ -341,7 +341,7 @@ def _mnist_folder() -> tuple[Path, str]:
     if not all(path.exists() for path in needed):
         raise _not_found("MNIST", needed, f"Copy the idx .gz files of {MNIST_URL} there "
                          f"(the two train-* files too for the official split)")
-    return folder, f"from an {OFFLINE_COPY}"
+    return folder, f"from the {OFFLINE_COPY}"
 
 
 _NOTICES_GIVEN: set[str] = set()
@@ -457,7 +457,7 @@ def _load_cifar10(split: str, n: int | None, seed: int, *, grayscale: bool) -> D
         archive = _offline_file([CIFAR10_JPEG_ARCHIVE], "CIFAR-10",
                                 "Put the ImageFolder JPEG archive there")
         pixels, labels, note = _cifar10_jpeg(archive, split, n, seed)
-        source = (f"CIFAR-10 {split} set from an {OFFLINE_COPY}, {archive.name} (ImageFolder layout of JPEGs, "
+        source = (f"CIFAR-10 {split} set from the {OFFLINE_COPY}, {archive.name} (ImageFolder layout of JPEGs, "
                   f"lossy re-encoding of the official images){note}")
         dataset = Dataset("cifar10", split, _to_float_images(pixels), labels, CIFAR10_CLASSES,
                           None, source)
@@ -481,7 +481,7 @@ def _dermamnist_file() -> tuple[Path, str]:
         return path, f"downloaded from {DERMAMNIST_URL} (md5 verified)"
     path = _offline_file(["dermamnist.npz", "dermamnist/dermamnist.npz"], "DermaMNIST",
                          f"Download it from {DERMAMNIST_URL}")
-    return path, f"from an {OFFLINE_COPY}"
+    return path, f"from the {OFFLINE_COPY}"
 
 
 def _load_dermamnist(split: str, n: int | None, seed: int, *, grayscale: bool) -> Dataset:
@@ -534,7 +534,7 @@ def load_natural_patches(n: int | None = None, seed: int = 0) -> tuple[np.ndarra
     else:
         path = _offline_file([f"natural-patches/{NATURAL_PATCHES_FILE}", NATURAL_PATCHES_FILE],
                              "the natural-image patches", f"Download {NATURAL_PATCHES_URL} into natural-patches/")
-        copy = f"from an {OFFLINE_COPY}"
+        copy = f"from the {OFFLINE_COPY}"
     points = np.asarray(loadmat(path)[Path(NATURAL_PATCHES_FILE).stem], dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 8:
         raise ValueError(f"{path}: expected an (N, 8) array of DCT coordinates, got shape {points.shape}")
