@@ -99,6 +99,11 @@ def test_counts_print_as_integers_and_quantities_with_three_significant_digits()
         "400", "1", "0.200", "0.0456", "3.00e-09", "988", "–"]
 
 
+def test_a_column_keeps_one_number_of_decimals():
+    column = pd.DataFrame({"accuracy": [0.0952, 0.107, 0.122]})
+    assert cells(plotting.format_table(column)) == ["0.095", "0.107", "0.122"]
+
+
 def test_rows_as_quantities_are_formatted_row_by_row():
     stats = pd.DataFrame({"X(300, 30)": {"points": 15000, "longest H1 bar": 0.4123},
                           "X(15, 30)": {"points": 9000, "longest H1 bar": 0.05}})

@@ -62,12 +62,13 @@ def panels(n: int, ncols: int = 2, height: float = 3.0, width: float = BOOK_WIDT
 def number_format(values: Sequence[object] | pd.Series, significant: int = SIGNIFICANT) -> Callable[[object], str]:
     """How to print the numbers of one column (or row) of a table: integers, and floats that
     are all whole numbers, as integers with thousands separators; other floats with one
-    number of decimals, the one that gives the median magnitude ``significant`` significant
-    digits (scientific notation below 0.0001); missing values as a dash; text as it is."""
+    number of decimals, the one that gives the largest magnitude ``significant`` significant
+    digits (scientific notation when that needs more than ``significant + 2`` decimals); missing
+    values as a dash; text as it is."""
     floats = np.array([v for v in values if isinstance(v, (float, np.floating)) and np.isfinite(v)], dtype=float)
     whole = bool(np.all(floats == np.round(floats)))
     nonzero = np.abs(floats[floats != 0])
-    decimals = significant - 1 - math.floor(math.log10(np.median(nonzero))) if nonzero.size else 0
+    decimals = significant - 1 - math.floor(math.log10(nonzero.max())) if nonzero.size else 0
     scientific = decimals > significant + 2
 
     def show(value: object) -> str:
