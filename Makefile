@@ -36,6 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider _build/nbval -q
 	$(BIN)/python -m helpers.book run --profile smoke
 	$(BIN)/python -m helpers.book build --profile smoke
+	$(BIN)/python -m pytest tests/test_built_book.py --built-book _build/html -q -p no:cacheprovider
 
 clean:
 	rm -rf _build

@@ -131,6 +131,7 @@ def test_offline_released_array_when_present():
         pytest.skip("no offline data folder")
     array, copy = betti.load_released("ResNet18")
     assert array.shape == (10, 200, 11, 3) and "md5 verified" in copy
+    assert "offline copy" in copy and os.environ["TOPOCNN_DATA"] not in copy
 
 
 def test_knn_betti_of_a_circle_and_of_two_blobs():

@@ -58,6 +58,13 @@ def fake_cifar_tar(path: Path, per_class: dict[str, int]) -> None:
                     tar.addfile(info, buffer)
 
 
+def assert_provenance(source: str, machine_folder: Path, copy_kind: str) -> None:
+    """A source line names the kind of copy and never the machine's folders (it is printed into
+    the book's pages)."""
+    assert copy_kind in source
+    assert str(machine_folder) not in source and str(machine_folder.resolve()) not in source
+
+
 # ----------------------------------------------------------------------------- registry
 
 def test_registry_names():
@@ -133,11 +140,13 @@ def test_mnist_offline_test_set_only_is_split(tmp_path, monkeypatch, capsys):
     train = load("mnist", "train")
     notice = capsys.readouterr().out.strip().splitlines()
     assert len(notice) == 1 and "only the official test set" in notice[0]
+    assert str(tmp_path) not in notice[0]
     test = load("mnist", "test")
     assert train.images.shape == (80, 1, 28, 28) and test.images.shape == (20, 1, 28, 28)
     assert np.bincount(test.labels).tolist() == [2] * 10
     np.testing.assert_allclose(train.images[:, 0, 0, 0], train.labels * 25 / 255, rtol=1e-6)
     assert "split stratified 80/20" in train.source and "train part (80)" in train.source
+    assert_provenance(train.source, tmp_path, "MNIST official test set from the offline copy in TOPOCNN_DATA")
 
 
 def test_mnist_offline_official_split(tmp_path, monkeypatch, capsys):
@@ -213,6 +222,7 @@ def test_cifar10_offline_fake_archive_and_cache(tmp_path, monkeypatch):
     np.testing.assert_array_equal(load("cifar10", "test").images, test.images)
     gray = load("cifar10", "train", grayscale=True)
     assert gray.images.shape == (30, 1, 32, 32) and "luma" in gray.source
+    assert_provenance(test.source, tmp_path, "CIFAR-10 test set from the offline copy in TOPOCNN_DATA")
 
 
 def test_cifar10_subsample_same_with_and_without_cache(tmp_path, monkeypatch):
@@ -253,6 +263,8 @@ def test_dermamnist_offline_fake_npz(tmp_path, monkeypatch):
     expected = (arrays["val_images"] @ np.array(data.LUMA_WEIGHTS)) / 255
     np.testing.assert_allclose(val.images[:, 0], expected, atol=1e-5)
     assert len(load("dermamnist", "test", n=70)) == 70
+    assert_provenance(val.source, tmp_path, "DermaMNIST")
+    assert_provenance(val.source, tmp_path, "from the offline copy in TOPOCNN_DATA")
 
 
 # ----------------------------------------------------------------------------- image helpers
@@ -290,5 +302,6 @@ def test_cifar10_downloaded_pickle_archive(tmp_path, monkeypatch):
             tar.addfile(info, io.BytesIO(payload))
     train = load("cifar10", "train")
     assert train.images.shape == (50, 3, 32, 32) and "official train set" in train.source
+    assert_provenance(train.source, tmp_path, f"downloaded from {data.CIFAR10_URL}")
     np.testing.assert_allclose(train.images[:, 2, 5, 5], np.tile(np.arange(10) * 20 / 255, 5),
                                rtol=1e-6)

@@ -1,8 +1,12 @@
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 from helpers import plotting  # noqa: E402
 
@@ -57,3 +61,63 @@ def test_barcode_and_layer_heatmap_draw():
     plotting.layer_heatmap(np.eye(3), ["a", "b", "c"], axes[1], "map")
     assert [t.get_text() for t in axes[1].get_yticklabels()] == ["a", "b", "c"]
     plt.close(fig)
+
+
+def test_panels_wrap_into_rows_as_wide_as_the_book():
+    fig, axes = plotting.panels(5, ncols=3, height=2.0)
+    assert len(axes) == 5 and len(fig.axes) == 5
+    assert tuple(fig.get_size_inches()) == (plotting.BOOK_WIDTH, 4.0)
+    assert [ax.get_subplotspec().rowspan.start for ax in axes] == [0, 0, 0, 1, 1]
+    plt.close(fig)
+    fig, axes = plotting.panels(1, ncols=2)
+    assert axes[0].get_subplotspec().get_gridspec().get_geometry() == (1, 1)
+    plt.close(fig)
+
+
+def test_panels_refuse_more_per_row_than_the_book_reads():
+    with pytest.raises(ValueError, match="1 to 3 panels per row"):
+        plotting.panels(4, ncols=4)
+
+
+def test_image_grid_fills_the_book_column_by_default():
+    fig = plotting.image_grid(np.zeros((12, 4, 4)), [str(i) for i in range(12)], ncols=6)
+    assert tuple(fig.get_size_inches()) == pytest.approx((plotting.BOOK_WIDTH, 2 * plotting.BOOK_WIDTH / 6))
+    plt.close(fig)
+
+
+def cells(styler) -> list[str]:
+    """The data cells of a styled table, as they print."""
+    return re.findall(r"<td[^>]*>([^<]*)</td>", styler.to_html())
+
+
+def test_counts_print_as_integers_and_quantities_with_three_significant_digits():
+    table = pd.DataFrame({"points": [15000, 400], "bars": [5.0, 1.0], "longest": [0.41234, 0.2],
+                          "p": [0.0012, 0.0456], "tiny": [2e-7, 3e-9], "mean": [1234.56, 987.6],
+                          "verdict": ["reproduced", None]})
+    assert cells(plotting.format_table(table)) == [
+        "15,000", "5", "0.412", "0.0012", "2.00e-07", "1,235", "reproduced",
+        "400", "1", "0.200", "0.0456", "3.00e-09", "988", "–"]
+
+
+def test_a_column_keeps_one_number_of_decimals():
+    column = pd.DataFrame({"accuracy": [0.0952, 0.107, 0.122]})
+    assert cells(plotting.format_table(column)) == ["0.095", "0.107", "0.122"]
+
+
+def test_rows_as_quantities_are_formatted_row_by_row():
+    stats = pd.DataFrame({"X(300, 30)": {"points": 15000, "longest H1 bar": 0.4123},
+                          "X(15, 30)": {"points": 9000, "longest H1 bar": 0.05}})
+    assert stats["X(300, 30)"].dtype == float  # pandas turned the counts into floats
+    assert cells(plotting.format_table(stats, axis=1)) == ["15,000", "9,000", "0.412", "0.050"]
+
+
+def test_missing_values_and_float_labels():
+    table = pd.DataFrame({0.05: [0.5, np.nan]}, index=pd.Index([0.1, 0.25], name="threshold"))
+    html = plotting.format_table(table).to_html()
+    assert cells(plotting.format_table(table)) == ["0.500", "–"]
+    assert ">0.05<" in html and ">0.25<" in html and "0.050000" not in html
+
+
+def test_a_series_is_shown_as_a_one_column_table():
+    html = plotting.format_table(pd.Series({"relu": 0.91234, "tanh": 0.5}, name="accuracy")).to_html()
+    assert ">accuracy<" in html and cells(plotting.format_table(pd.Series([0.91234, 0.5]))) == ["0.912", "0.500"]

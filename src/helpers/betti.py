@@ -320,7 +320,7 @@ def _released_file(entry: ReleasedArray) -> tuple[Path, str]:
     found = data.md5sum(path)
     if found != entry.md5:
         raise ValueError(f"{path} has md5 {found}, expected {entry.md5} (the file at {entry.url})")
-    return path, f"offline copy {path} (md5 verified against the authors' file)"
+    return path, f"{data.OFFLINE_COPY}, md5 verified against the authors' file"
 
 
 def load_released(model: str) -> tuple[np.ndarray, str]:

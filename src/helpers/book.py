@@ -166,7 +166,7 @@ def environment_record() -> dict[str, Any]:
         "gpu": gpu,
         "torch_threads": torch.get_num_threads(),
         "packages": versions,
-        "data_variable": os.environ.get("TOPOCNN_DATA", "unset (data sets downloaded)"),
+        "data_variable": "set: offline copies" if os.environ.get("TOPOCNN_DATA") else "unset: data sets downloaded",
         "commit": _git_commit(),
     }
 

@@ -34,6 +34,8 @@ FIXED_TEST_FRACTION = 0.2
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 TRANSIENT_SIZES = {"train": 8000, "test": 2000}
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+# How a source line names a copy read from $TOPOCNN_DATA: the kind of copy, never the machine's path.
+OFFLINE_COPY = f"offline copy in {DATA_ENV}"
 
 MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST_FILES = {  # file name -> md5 of the official gzip file
@@ -333,13 +335,13 @@ def _mnist_folder() -> tuple[Path, str]:
         folder = download_dir() / "mnist"
         for name, md5 in MNIST_FILES.items():
             _fetched(MNIST_URL + name, folder / name, md5)
-        return folder, f"downloaded from {MNIST_URL} into {folder} (md5 verified)"
+        return folder, f"downloaded from {MNIST_URL} (md5 verified)"
     folder = offline_data_dir() / "mnist"
     needed = [folder / name for name in MNIST_FILES if name.startswith("t10k")]
     if not all(path.exists() for path in needed):
         raise _not_found("MNIST", needed, f"Copy the idx .gz files of {MNIST_URL} there "
                          f"(the two train-* files too for the official split)")
-    return folder, f"from offline copy {folder}"
+    return folder, f"from the {OFFLINE_COPY}"
 
 
 _NOTICES_GIVEN: set[str] = set()
@@ -365,7 +367,7 @@ def _load_mnist(split: str, n: int | None, seed: int) -> Dataset:
         source = (f"MNIST official test set {copy} ({len(all_labels):,} images), split "
                   f"stratified 80/20 with seed {FIXED_SPLIT_SEED}: this is the {split} part "
                   f"({len(keep):,})")
-        _notify_once(f"mnist: only the official test set is in {folder}; using it split stratified "
+        _notify_once(f"mnist: only the official test set is in the {OFFLINE_COPY}; using it split stratified "
                      f"80/20 (seed {FIXED_SPLIT_SEED}) into train and test")
     dataset = Dataset("mnist", split, _to_float_images(images), labels,
                       tuple(str(d) for d in range(10)), None, source)
@@ -455,7 +457,7 @@ def _load_cifar10(split: str, n: int | None, seed: int, *, grayscale: bool) -> D
         archive = _offline_file([CIFAR10_JPEG_ARCHIVE], "CIFAR-10",
                                 "Put the ImageFolder JPEG archive there")
         pixels, labels, note = _cifar10_jpeg(archive, split, n, seed)
-        source = (f"CIFAR-10 {split} set from offline JPEG copy {archive} (ImageFolder layout, "
+        source = (f"CIFAR-10 {split} set from the {OFFLINE_COPY}, {archive.name} (ImageFolder layout of JPEGs, "
                   f"lossy re-encoding of the official images){note}")
         dataset = Dataset("cifar10", split, _to_float_images(pixels), labels, CIFAR10_CLASSES,
                           None, source)
@@ -479,7 +481,7 @@ def _dermamnist_file() -> tuple[Path, str]:
         return path, f"downloaded from {DERMAMNIST_URL} (md5 verified)"
     path = _offline_file(["dermamnist.npz", "dermamnist/dermamnist.npz"], "DermaMNIST",
                          f"Download it from {DERMAMNIST_URL}")
-    return path, f"from offline copy {path}"
+    return path, f"from the {OFFLINE_COPY}"
 
 
 def _load_dermamnist(split: str, n: int | None, seed: int, *, grayscale: bool) -> Dataset:
@@ -532,7 +534,7 @@ def load_natural_patches(n: int | None = None, seed: int = 0) -> tuple[np.ndarra
     else:
         path = _offline_file([f"natural-patches/{NATURAL_PATCHES_FILE}", NATURAL_PATCHES_FILE],
                              "the natural-image patches", f"Download {NATURAL_PATCHES_URL} into natural-patches/")
-        copy = f"from offline copy {path}"
+        copy = f"from the {OFFLINE_COPY}"
     points = np.asarray(loadmat(path)[Path(NATURAL_PATCHES_FILE).stem], dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 8:
         raise ValueError(f"{path}: expected an (N, 8) array of DCT coordinates, got shape {points.shape}")

@@ -1,32 +1,113 @@
-"""One figure style for the whole book, and the plots several chapters share.
+"""One figure and table style for the whole book, and the plots several chapters share.
 
 Every function draws on matplotlib axes it is given or creates, and returns the figure or axes
 so a notebook can add to it; captions are written in the notebooks, next to the figures.
+Figures are as wide as the book's text column (:data:`BOOK_WIDTH`, at most
+:data:`MAX_PER_ROW` panels in a row, see :func:`panels`), so that their labels read at 100% zoom;
+tables show through :func:`format_table`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import persim
 import seaborn as sns
+from pandas.io.formats.style import Styler
 
 PALETTE = "colorblind"
+DPI = 110
+BOOK_WIDTH = 7.5  # inches: at DPI, the width of the text column of the book's pages
+MAX_PER_ROW = 3   # panels side by side in one figure; more make their labels too small to read
+SIGNIFICANT = 3   # significant digits of a table's typical value
 
 
 def set_style() -> None:
-    """Seaborn's white-grid style, the colour-blind palette, sizes readable in the book."""
+    """Seaborn's white-grid style, the colour-blind palette, sizes readable in the book; in a
+    notebook, every data frame and series is shown through :func:`format_table`."""
     sns.set_theme(style="whitegrid", palette=PALETTE, context="notebook",
-                  rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titlesize": "medium"})
+                  rc={"figure.dpi": DPI, "savefig.bbox": "tight", "axes.titlesize": "medium"})
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        html = shell.display_formatter.formatters["text/html"]
+        for kind in (pd.DataFrame, pd.Series):
+            html.for_type(kind, lambda table: format_table(table).to_html(
+                max_rows=pd.get_option("display.max_rows"), max_columns=pd.get_option("display.max_columns")))
+
+
+def panels(n: int, ncols: int = 2, height: float = 3.0, width: float = BOOK_WIDTH,
+           **subplots: object) -> tuple[plt.Figure, list[plt.Axes]]:
+    """A figure of ``n`` panels in rows of ``ncols`` (at most :data:`MAX_PER_ROW`), ``width``
+    inches wide (the book's column) and ``height`` inches per row; grid cells beyond ``n`` are
+    removed. Returns the figure and its ``n`` axes, row by row. ``subplots``: passed to
+    ``plt.subplots`` (``sharey``, ``subplot_kw``...)."""
+    if not 1 <= ncols <= MAX_PER_ROW:
+        raise ValueError(f"ncols={ncols!r}: a figure of the book has 1 to {MAX_PER_ROW} panels per row")
+    if n < 1:
+        raise ValueError(f"n={n!r}: a figure needs at least one panel")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height * nrows), squeeze=False, **subplots)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, list(axes.flat[:n])
+
+
+def number_format(values: Sequence[object] | pd.Series, significant: int = SIGNIFICANT) -> Callable[[object], str]:
+    """How to print the numbers of one column (or row) of a table: integers, and floats that
+    are all whole numbers, as integers with thousands separators; other floats with one
+    number of decimals, the one that gives the largest magnitude ``significant`` significant
+    digits (scientific notation when that needs more than ``significant + 2`` decimals); missing
+    values as a dash; text as it is."""
+    floats = np.array([v for v in values if isinstance(v, (float, np.floating)) and np.isfinite(v)], dtype=float)
+    whole = bool(np.all(floats == np.round(floats)))
+    nonzero = np.abs(floats[floats != 0])
+    decimals = significant - 1 - math.floor(math.log10(nonzero.max())) if nonzero.size else 0
+    scientific = decimals > significant + 2
+
+    def show(value: object) -> str:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return "–" if value is None or value is pd.NA else str(value)
+        if isinstance(value, (int, np.integer)) or (whole and np.isfinite(value)):
+            return f"{int(value):,}"
+        if np.isnan(value):
+            return "–"
+        if scientific:
+            return f"{value:.{significant - 1}e}"
+        return f"{value:,.{max(decimals, 0)}f}"
+
+    return show
+
+
+def _label(value: object) -> str:
+    """An index or column label: floats in their shortest form (0.05, not 0.050000)."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def format_table(table: pd.DataFrame | pd.Series, significant: int = SIGNIFICANT, axis: int = 0) -> Styler:
+    """``table`` styled for a page, its data unchanged: each column's numbers (each row's with
+    ``axis=1``, for tables whose rows are the quantities) printed by :func:`number_format`."""
+    frame = table.to_frame("" if table.name is None else table.name) if isinstance(table, pd.Series) else table
+    styler = frame.style.set_table_attributes('class="dataframe"')
+    lines = frame.items() if axis == 0 else frame.iterrows()
+    for position, (_, values) in enumerate(lines):
+        subset = (slice(None), frame.columns[[position]]) if axis == 0 else (frame.index[[position]], slice(None))
+        styler = styler.format(number_format(list(values), significant), subset=subset)
+    return styler.format_index(_label, axis=0).format_index(_label, axis=1)
 
 
 def image_grid(images: np.ndarray, titles: Sequence[str], masks: np.ndarray | None = None,
-               ncols: int = 8, size: float = 1.6) -> plt.Figure:
-    """Grey images (N, H, W) or (N, 1, H, W) in a grid, with mask outlines (N, H, W) in red."""
+               ncols: int = 8, size: float | None = None) -> plt.Figure:
+    """Grey images (N, H, W) or (N, 1, H, W) in a grid, with mask outlines (N, H, W) in red;
+    ``size`` inches per image, by default as many as fill the book's column."""
     images = images[:, 0] if images.ndim == 4 else images
+    size = BOOK_WIDTH / ncols if size is None else size
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size), squeeze=False)
     for index, ax in enumerate(axes.flat):
