@@ -163,12 +163,11 @@ def test_ring_mlp_layers_and_layerwise_betti():
         betti.RingMLP("sigmoid")
 
 
-def test_decay_sign_test_counts_falling_curves():
-    falling = [np.array([5.0, 4, 3, 2, 1]) + i for i in range(9)]
-    median, negative, pvalue = betti.decay_sign_test(falling)
-    assert median == pytest.approx(-1.0) and negative == 9 and pvalue == pytest.approx(2 / 2**9)
-    median, negative, pvalue = betti.decay_sign_test([np.array([1.0, 2, 3]), np.array([3.0, 2, 1])])
-    assert negative == 1 and pvalue == 1.0
+def test_decay_taus_of_falling_and_rising_curves():
+    falling = [np.array([5.0, 4, 3, 2, 1]) + i for i in range(3)]
+    assert betti.decay_taus(falling + [np.array([1.0, 2, 3])]).tolist() == pytest.approx([-1, -1, -1, 1])
+    with pytest.raises(ValueError, match=r"curves \[1\] are constant"):
+        betti.decay_taus([np.array([3.0, 2, 1]), np.ones(4)])
 
 
 def test_released_array_without_copy_or_network_names_the_url(monkeypatch, tmp_path):

@@ -1,5 +1,7 @@
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
 from helpers import layer_comparison as lc
 
@@ -64,3 +66,39 @@ def test_removing_principal_components_moves_a_circle_in_a_plane_of_high_varianc
     assert table["persistence distance"].iloc[2] > 1.0
     assert table["variance removed"].iloc[2] > 0.95
     assert table["1 - CKA"].is_monotonic_increasing
+
+
+def test_matching_by_network_averages_each_networks_partners():
+    identity = 1.0 - np.eye(3)
+    shifted = np.array([[1.0, 0.0, 2.0], [2.0, 1.0, 0.0], [0.0, 2.0, 1.0]])  # every layer matched one off
+    shares = lc.matching_by_network([identity, shifted, identity], ["a", "a", "b"])
+    assert shares == {"a": 0.5, "b": 1.0}
+    assert lc.matching_by_network([shifted], ["a"], tolerance=1)["a"] == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="2 matrices and 1 names"):
+        lc.matching_by_network([identity, identity], ["a"])
+
+
+def test_trained_minus_control_pairs_by_position():
+    trained, control = np.array([0.60, 0.70, 0.65]), np.array([0.40, 0.45, 0.50])
+    effect, shown = lc.trained_minus_control(trained, control)
+    reference = stats.ttest_rel(trained, control).confidence_interval(0.95)
+    assert effect.estimate == pytest.approx(0.2) and (effect.low, effect.high) == pytest.approx(
+        (reference.low, reference.high))
+    one_sample = stats.ttest_1samp(control, 0).confidence_interval(0.95)
+    assert shown.estimate == pytest.approx(0.45) and shown.low == pytest.approx(one_sample.low)
+    assert shown.method == "t over units"
+    # the control's value does not enter the effect when both move together
+    same, _ = lc.trained_minus_control(control + 0.3, control)
+    assert (same.low, same.high) == pytest.approx((0.3, 0.3))
+    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+        lc.trained_minus_control(trained, control[:2])
+
+
+def test_sensitivity_effect_correlates_steps_with_the_distance():
+    rising = pd.DataFrame({"components removed": [0, 1, 2, 4, 0, 1, 2, 4],
+                           "persistence distance": [0, 0.1, 0.3, 0.9, 0, 0.2, 0.4, 1.0]})
+    effect = lc.sensitivity_effect(rising)
+    assert effect.n == 6 and effect.low > 0
+    assert effect.estimate == pytest.approx(stats.spearmanr([1, 2, 4, 1, 2, 4], [0.1, 0.3, 0.9, 0.2, 0.4, 1.0]).statistic)
+    one_step = lc.sensitivity_effect(rising[rising["components removed"].isin([0, 2])])
+    assert np.isnan(one_step.estimate) and "1 distinct numbers" in one_step.method

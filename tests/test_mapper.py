@@ -1,6 +1,7 @@
 """Known-answer tests of the Mapper helpers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import mapper
@@ -177,3 +178,39 @@ def test_purity_by_layer_on_a_layer_that_separates_and_one_that_does_not():
     blobs = table[(table.layer == "blobs")]
     assert (blobs.class_lift > 0.99).all() and (blobs.depth == 1).all()
     assert (table[table.layer == "noise"].class_lift < 0.3).all()
+
+
+def lift_table():
+    """Lift curves over four blocks, two seeds: superclasses half-risen one block before classes."""
+    curves = {(0, "superclass"): [0, 0.8, 0.9, 1.0], (0, "class"): [0, 0.1, 0.6, 1.0],
+              (1, "superclass"): [0, 0.2, 0.9, 1.0], (1, "class"): [0.1, 0.1, 0.2, 0.7]}
+    return pd.DataFrame([{"seed": seed, "lens": "l2norm", "level": level, "depth": depth, "class_lift": value}
+                         for (seed, level), curve in curves.items() for depth, value in enumerate(curve)])
+
+
+def test_superclass_lead_and_lift_rise_per_seed():
+    separation = mapper.separation_layers(lift_table(), mapper.half_rise_index)
+    assert separation.loc[(0, "l2norm")].tolist() == [2, 1]  # columns: class, superclass
+    lead = mapper.superclass_lead(separation, "l2norm")
+    assert lead.to_dict() == {0: 1.0, 1: 1.0}
+    assert mapper.lift_rise(lift_table(), "l2norm").to_dict() == pytest.approx({0: 1.0, 1: 0.6})
+    with pytest.raises(ValueError, match="no lens 'pca'"):
+        mapper.superclass_lead(separation, "pca")
+    with pytest.raises(ValueError, match="no rows for lens 'pca'"):
+        mapper.lift_rise(lift_table(), "pca")
+
+
+def test_mixed_node_effect_is_measured_against_the_control_graph():
+    labels = np.array([0] * 6 + [0, 1, 0, 1, 0, 1])
+    predicted = labels.copy()
+    predicted[[6, 7, 8]] = [1, 0, 1]  # the three errors sit in the mixed node
+    graph = mapper.graph_from_nodes({"pure": range(6), "mixed": range(6, 12)}, n_points=12)
+    one_node = mapper.graph_from_nodes({"all": range(12)}, n_points=12)  # every point equally mixed
+    effect, control = mapper.mixed_node_effect(graph, one_node, labels, predicted, n_resamples=500)
+    # correct points: six in the pure node (1.0), three in the mixed one (0.5); errors all at 0.5
+    assert effect.estimate == pytest.approx((6 * 1.0 + 3 * 0.5) / 9 - 0.5) and effect.low > 0
+    assert control.estimate == control.low == control.high == 0
+    same, _ = mapper.mixed_node_effect(graph, graph, labels, predicted, n_resamples=200)
+    assert same.estimate == same.low == same.high == 0  # the graph against itself shows no effect
+    with pytest.raises(ValueError, match="2 correct and 2 misclassified points in both graphs, got 11 and 1"):
+        mapper.mixed_node_effect(graph, one_node, labels, np.where(np.arange(12) == 6, 1, labels))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
+from helpers import claims as c
 from helpers import transferability as tr
 
 
@@ -78,3 +79,17 @@ def test_rank_correlations_and_bootstrap_favour_the_right_score():
     assert tied.estimate == tied.low == tied.high == 0  # ties are no advantage either way
     with pytest.raises(ValueError, match="'other'"):
         tr.tau_advantage(scores, accuracy, "other", "good")
+
+
+def test_ranking_agreement_is_zero_for_the_same_ranking_and_minus_two_for_the_reverse():
+    reference = np.arange(8.0)
+    same = tr.ranking_agreement(reference, [2 * reference + 1, reference], n_boot=200)
+    assert (same.estimate, same.low, same.high) == pytest.approx((0, 0, 0), abs=1e-12)
+    assert c.judge(same, margin=0.4) == c.REPRODUCED
+    reverse = tr.ranking_agreement(reference, [-reference], n_boot=200)
+    assert reverse.estimate == pytest.approx(-2.0) and c.judge(reverse, margin=0.4) == c.NOT_REPRODUCED
+    shuffled = np.array([3.0, 1, 7, 0, 5, 2, 6, 4])
+    partial = tr.ranking_agreement(reference, [shuffled, reference], n_boot=200)
+    assert partial.estimate == pytest.approx((stats.kendalltau(shuffled, reference).statistic + 1) / 2 - 1)
+    with pytest.raises(ValueError, match="at least one ranking"):
+        tr.ranking_agreement(reference, [])

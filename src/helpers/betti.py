@@ -10,8 +10,8 @@ Sections of this module:
   several thresholds; :func:`complexity_by_layer` averages ``b0 + b1 + b2`` over images and
   classes as P4 does.
 * **The decay score theta** -- :func:`decay_score`, exactly P4's definition; :func:`decay_tau`
-  (Kendall tau of complexity against depth) and :func:`subsample_thetas` (theta on random
-  subsets of the images).
+  and :func:`decay_taus` (Kendall tau of complexity against depth, of one or several curves) and
+  :func:`subsample_thetas` (theta on random subsets of the images).
 * **P4's released arrays** -- :data:`RELEASED` and :func:`load_released`: the per-layer Betti
   numbers of nine ImageNet-pretrained models on CIFAR-10 from the authors' repository.
 * **The precursor** -- :func:`nested_rings`, :class:`RingMLP`, :func:`knn_betti` and
@@ -227,15 +227,16 @@ def decay_tau(complexity: np.ndarray) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
-def decay_sign_test(curves: Sequence[np.ndarray]) -> tuple[float, int, float]:
-    """Do complexity curves fall with depth, across models? For each curve ``(L_i,)`` the Kendall
-    tau with the layer index; returns the median tau, the number of curves with negative tau,
-    and the two-sided binomial (sign test) p-value of that count against chance (1/2)."""
+def decay_taus(curves: Sequence[np.ndarray]) -> np.ndarray:
+    """Kendall tau of each complexity curve ``(L_i,)`` with its layer index, ``(n_curves,)``:
+    negative where complexity falls with depth. Judge them across models with
+    :func:`helpers.layer_comparison.mean_effect` or, against untrained copies of the same models,
+    :func:`helpers.layer_comparison.trained_minus_control`."""
     taus = np.array([decay_tau(np.asarray(curve))[0] for curve in curves])
     if len(taus) == 0 or np.any(np.isnan(taus)):
-        raise ValueError("need at least one curve, each with at least two distinct values")
-    negative = int(np.sum(taus < 0))
-    return float(np.median(taus)), negative, float(stats.binomtest(negative, len(taus), 0.5).pvalue)
+        raise ValueError(f"need at least one curve, each with at least two distinct values; curves "
+                         f"{np.flatnonzero(np.isnan(taus)).tolist()} are constant")
+    return taus
 
 
 def subsample_thetas(betti: np.ndarray, fraction: float, n_draws: int, seed: int) -> np.ndarray:

@@ -5,12 +5,18 @@ A *layer matrix* is an (L, L) array of dissimilarities between the L layers of a
 persistence distance, or 1 - CKA), symmetric with a zero diagonal. Two such matrices are
 compared through their off-diagonal entries: Spearman's rank correlation, with a Mantel
 permutation test (rows and columns of one matrix permuted together) for its significance.
+
+The claims of chapters 4 and 5 are about what training builds: :func:`trained_minus_control`
+turns one statistic per seed, of the trained networks and of their untrained initial networks,
+into the judged effect (trained minus untrained, paired by seed) and the control's own value;
+:func:`matching_by_network` gives the cross-seed matching share of each network, and
+:func:`sensitivity_effect` the rank correlation of Ding et al.'s test as an effect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +24,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .activations import linear_cka, matching_share, remove_principal_components
+from .claims import Effect, correlation_effect, paired_effect
 from .topology import diagram_distance, rips_diagrams
 
 
@@ -112,6 +119,55 @@ def matching_shares(cross_matrices: Mapping[str, Sequence[np.ndarray]], toleranc
                          for t in tolerances}
         rows[measure]["layers matched"] = int(sum(len(m) for m in matrices))
     return pd.DataFrame(rows).T.rename_axis("measure")
+
+
+def matching_by_network(matrices: Sequence[np.ndarray], rows: Sequence[str], tolerance: int = 0) -> dict[str, float]:
+    """Cross-seed layer matching per network: ``matrices[i]`` (L, L) holds dissimilarities
+    between the layers of network ``rows[i]`` (rows) and of another network (columns, same
+    layers in the same order). For each network named in ``rows``, the share of its layers whose
+    nearest layer in the other network lies within ``tolerance`` layers of the same depth,
+    averaged over its partners; networks in order of first appearance."""
+    if len(matrices) != len(rows) or not rows:
+        raise ValueError(f"need one row network per matrix, got {len(matrices)} matrices and {len(rows)} names")
+    shares: dict[str, list[float]] = {}
+    for matrix, name in zip(matrices, rows):
+        shares.setdefault(name, []).append(matching_share(matrix, tolerance))
+    return {name: float(np.mean(values)) for name, values in shares.items()}
+
+
+def mean_effect(values: Sequence[float], scale: float = 1.0, unit: str = "", digits: int = 2) -> Effect:
+    """Mean of ``values`` (n,), n >= 2 (one per seed or model), with its one-sample t interval."""
+    values = np.asarray(values, dtype=np.float64)
+    return replace(paired_effect(values, np.zeros_like(values), scale, unit, digits), method="t over units")
+
+
+def trained_minus_control(trained: Sequence[float], control: Sequence[float], scale: float = 1.0, unit: str = "",
+                          digits: int = 2) -> tuple[Effect, Effect]:
+    """A statistic of trained networks against the same statistic of their controls (e.g. the
+    untrained networks of the same seeds), both (n,) in the same order, n >= 2: the judged effect
+    ``trained - control`` with its paired-t interval, and the control's mean with its t interval
+    (shown beside ours)."""
+    trained, control = np.asarray(trained, dtype=np.float64), np.asarray(control, dtype=np.float64)
+    if trained.shape != control.shape:
+        raise ValueError(f"trained and control must pair up, got shapes {trained.shape} and {control.shape}")
+    return paired_effect(trained, control, scale, unit, digits), mean_effect(control, scale, unit, digits)
+
+
+def sensitivity_effect(table: pd.DataFrame, column: str = "persistence distance") -> Effect:
+    """Ding et al.'s test as an effect: Spearman's rank correlation between the number of
+    principal components removed (k > 0) and ``column`` over the rows of
+    :func:`principal_component_sensitivity` tables (several layers concatenated), with its
+    bootstrap interval and permutation p-value. With fewer than two distinct k > 0, or fewer than
+    three rows, no correlation is defined: the effect is ``nan`` (the verdict inconclusive) and its
+    method says why."""
+    removed = table[table["components removed"] > 0]
+    if removed["components removed"].nunique() < 2 or len(removed) < 3:
+        why = (f"undefined: {removed['components removed'].nunique()} distinct numbers of components removed "
+               f"in {len(removed)} rows (need two and three)")
+        nan = float("nan")
+        return Effect(nan, nan, nan, len(removed), why, nan, nan, nan, nan)
+    return correlation_effect(removed["components removed"].to_numpy(float), removed[column].to_numpy(float),
+                              "spearman")
 
 
 def principal_component_sensitivity(points: np.ndarray, removed: Sequence[int], metric: str = "sliced_wasserstein",

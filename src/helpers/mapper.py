@@ -16,12 +16,15 @@ k-th nearest neighbour (:func:`knee_eps`). The graph itself is KeplerMapper's
   ``(purity - chance) / (1 - chance)``: 0 at chance, 1 for perfectly separated classes. Small
   nodes are pure by chance, and two superclasses are purer than ten classes by chance, so levels
   are compared by their lift.
+
+The claims of chapter 5 are judged on trained networks minus their untrained initial networks
+(:func:`lift_rise`, :func:`superclass_lead` and :func:`mixed_node_effect` give the statistics).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import kmapper
@@ -36,6 +39,7 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from .claims import Effect, bootstrap_effect
 from .topology import check_count
 
 LENSES = ("l2norm", "pca")
@@ -311,6 +315,69 @@ def half_rise_index(values: Sequence[float], fraction: float = 0.5) -> int:
     if rise <= 0:
         return len(values)
     return 1 + first_index_reaching(values[1:], values[0] + fraction * rise)
+
+
+def separation_layers(purity: pd.DataFrame, rule: Callable[[np.ndarray], int]) -> pd.DataFrame:
+    """Where each level separates: the block index that ``rule`` picks on the lift curve of
+    class-wise purity (e.g. :func:`half_rise_index`), per seed and lens. ``purity``: rows of
+    :func:`purity_by_layer` with a ``seed`` column (one cover); returns a table indexed by
+    ``(seed, lens)`` with one column per level."""
+    return (purity.sort_values("depth").groupby(["seed", "lens", "level"]).class_lift
+            .apply(lambda values: rule(values.to_numpy())).unstack("level"))
+
+
+def superclass_lead(separation: pd.DataFrame, lens: str) -> pd.Series:
+    """How many blocks earlier the superclasses separate than the classes, per seed (sorted):
+    the class column of :func:`separation_layers` minus the superclass column, for ``lens``.
+    Positive when superclasses come first."""
+    if lens not in separation.index.get_level_values("lens"):
+        raise ValueError(f"no lens {lens!r} in the table; it has {sorted(set(separation.index.get_level_values('lens')))}")
+    table = separation.xs(lens, level="lens").sort_index()
+    return (table["class"] - table["superclass"]).astype(float)
+
+
+def lift_rise(purity: pd.DataFrame, lens: str, level: str = "class") -> pd.Series:
+    """Lift of class-wise purity at the deepest layer minus at the first, per seed (sorted), for
+    one ``lens`` and ``level`` (rows of :func:`purity_by_layer` with a ``seed`` column, one cover)."""
+    rows = purity[(purity.lens == lens) & (purity.level == level)]
+    if rows.empty:
+        raise ValueError(f"no rows for lens {lens!r} and level {level!r}")
+    curves = rows.pivot_table(index="seed", columns="depth", values="class_lift").sort_index()
+    return curves[curves.columns.max()] - curves[curves.columns.min()]
+
+
+def mixed_node_effect(graph: MapperGraph, control: MapperGraph, labels: np.ndarray, predicted: np.ndarray,
+                      n_resamples: int = 2000, seed: int = 0) -> tuple[Effect, Effect]:
+    """Do misclassified points sit in more mixed nodes than correctly classified ones, beyond
+    what the same points show in a control graph (the untrained network's, same layer and lens)?
+
+    With ``predicted`` labels (N,) of the trained network: for the points in some node of both
+    graphs, the mean :func:`point_purity` of correct minus misclassified points in ``graph``,
+    minus the same gap in ``control``; a bootstrap over points gives its interval. Returns that
+    effect and the control's own gap (same bootstrap). Points that are ambiguous in themselves
+    sit in mixed nodes of any graph: the control removes them from the claim."""
+    labels = np.asarray(labels)
+    predicted = np.asarray(predicted)
+    if predicted.shape != labels.shape:
+        raise ValueError(f"predicted must have the shape of labels {labels.shape}, got {predicted.shape}")
+    ours, theirs = point_purity(graph, labels), point_purity(control, labels)
+    placed = ~np.isnan(ours) & ~np.isnan(theirs)
+    wrong = (predicted != labels)[placed].astype(float)
+    ours, theirs = ours[placed], theirs[placed]
+    if min(wrong.sum(), len(wrong) - wrong.sum()) < 2:
+        raise ValueError(f"need at least 2 correct and 2 misclassified points in both graphs, got "
+                         f"{int(len(wrong) - wrong.sum())} and {int(wrong.sum())}")
+
+    def gap(purity: np.ndarray, misclassified: np.ndarray) -> float:
+        bad = misclassified > 0
+        if bad.all() or not bad.any():
+            return float("nan")
+        return float(purity[~bad].mean() - purity[bad].mean())
+
+    effect = bootstrap_effect(lambda a, b, w: gap(a, w) - gap(b, w), (ours, theirs, wrong), n_resamples, seed,
+                              digits=3, method="bootstrap over images")
+    shown = bootstrap_effect(gap, (theirs, wrong), n_resamples, seed, digits=3, method="bootstrap over images")
+    return effect, shown
 
 
 def shared_pairs(sharing: np.ndarray, class_names: Sequence[str], top: int = 5) -> pd.DataFrame:

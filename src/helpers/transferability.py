@@ -13,12 +13,13 @@ integers of the target classes.
 
 :func:`rank_correlations` and :func:`tau_advantage` judge any such scores against the
 accuracy the models actually reach: correlations over models, and a paired bootstrap over models
-of one score's Kendall tau minus another's.
+of one score's Kendall tau minus another's. :func:`ranking_agreement` measures how well a score
+ranks the same models again when it is recomputed differently (the invariance claims).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -151,3 +152,22 @@ def tau_advantage(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candid
 
     return bootstrap_effect(advantage, (scores[candidate], scores[baseline], accuracy), n_resamples=n_boot,
                             seed=seed, method="paired bootstrap over models")
+
+
+def ranking_agreement(reference: np.ndarray, others: Sequence[np.ndarray], n_boot: int = 2000,
+                      seed: int = 0) -> Effect:
+    """How far rankings of the same models are from ``reference`` ``(n_models,)``: the mean over
+    ``others`` (each ``(n_models,)``, e.g. a score recomputed at another input resolution or on
+    subsamples) of their Kendall tau with ``reference``, minus 1, with a percentile-bootstrap
+    interval over the models. 0 is the same ranking, -1 an unrelated one, -2 the reverse: an
+    invariance is an "at least" claim on this effect with a margin (tau at least 1 - margin)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    rows = [np.asarray(other, dtype=np.float64) for other in others]
+    if not rows:
+        raise ValueError("need at least one ranking to compare with the reference")
+
+    def shortfall(base: np.ndarray, *again: np.ndarray) -> float:
+        return float(np.mean([stats.kendalltau(row, base).statistic for row in again]) - 1.0)
+
+    return bootstrap_effect(shortfall, (reference, *rows), n_resamples=n_boot, seed=seed,
+                            method="Kendall tau minus 1, bootstrap over models")
