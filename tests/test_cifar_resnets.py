@@ -61,3 +61,10 @@ def test_network_keys_tell_seeds_and_training_apart(digits):
     assert cifar_resnets.network_key(digits, 1, 4, TINY) != trained
     assert cifar_resnets.network_key(digits, 0, 4, None) == {"data": digits.config, "architecture": "resnet18",
                                                              "width": 4, "train": None, "seed": 0}
+
+
+def test_networks_far_from_trained_cannot_judge_a_claim_about_trained_networks():
+    assert cifar_resnets.undertrained([0.90, 0.88], 0.85) is None
+    assert "52.0% test accuracy on average, below the 85%" in cifar_resnets.undertrained([0.52, 0.52], 0.85)
+    with pytest.raises(ValueError, match="at least one network"):
+        cifar_resnets.undertrained([], 0.85)

@@ -159,3 +159,16 @@ def trained_resnets(data: ResNetData, seeds: list[int], width: int, train_config
     """:func:`trained_resnet` for every seed, in order, with a progress bar."""
     return [trained_resnet(data, seed, width, train_config, cache, device)
             for seed in tqdm(list(seeds), desc="ResNets", disable=not progress)]
+
+
+def undertrained(test_accuracies: list[float], minimum: float) -> str | None:
+    """``None`` when the networks' mean test accuracy (fractions, one per seed) reaches
+    ``minimum``; otherwise the reason they cannot stand in for P2's trained ResNet-18s (about 94%
+    on CIFAR-10), so that a claim about trained networks is inconclusive rather than refuted."""
+    if not test_accuracies:
+        raise ValueError("undertrained needs the test accuracy of at least one network")
+    mean = float(np.mean(test_accuracies))
+    if mean >= minimum:
+        return None
+    return (f"the networks reach {100 * mean:.1f}% test accuracy on average, below the {100 * minimum:.0f}% "
+            "at which they can stand in for P2's trained ResNet-18s (about 94%)")
