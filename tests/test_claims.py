@@ -153,3 +153,11 @@ def test_claims_are_saved_where_the_runner_collects_them(tmp_path, monkeypatch):
     assert book.verdict("x > y") == c.NOT_REPRODUCED
     with pytest.raises(KeyError, match="no claim 'z'"):
         book.verdict("z")
+
+
+def test_a_bootstrap_over_too_few_units_gives_no_verdict():
+    rng = np.random.default_rng(3)
+    few = c.bootstrap_effect(np.mean, (rng.normal(1.0, 0.1, 7),), n_resamples=200)
+    many = c.bootstrap_effect(np.mean, (rng.normal(1.0, 0.1, 30),), n_resamples=200)
+    assert few.low > 0 and np.isnan(few.detectable) and c.judge(few, smallest_effect=0.5) == c.INCONCLUSIVE
+    assert many.detectable > 0 and c.judge(many, smallest_effect=0.5) == c.REPRODUCED

@@ -48,6 +48,7 @@ INCONCLUSIVE = "inconclusive"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 CONFIDENCE = 0.95   # level of every interval
 POWER = 0.80        # power behind every detectable effect
+MIN_BOOTSTRAP_UNITS = 10  # fewer units than this and a bootstrap does not measure precision
 ALPHA = 1 - CONFIDENCE
 
 
@@ -113,7 +114,7 @@ class Effect:
 def _detectable(se: float, df: float) -> float:
     """Smallest effect found with power ``POWER`` by a two-sided test at ``ALPHA`` whose
     estimate has standard error ``se`` and a t distribution with ``df`` degrees of freedom."""
-    if not (np.isfinite(se) and se > 0 and df > 0):
+    if not (np.isfinite(se) and se >= 0 and df > 0):
         return float("nan")
     return float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(POWER, df)) * se)
 
@@ -147,7 +148,9 @@ def paired_effect(a: np.ndarray, b: np.ndarray, scale: float = 1.0, unit: str = 
         half = float(stats.t.ppf(1 - ALPHA / 2, df) * se)
         low, high = mean - half, mean + half
         pvalue = float(2 * stats.t.sf(abs(mean) / se, df))
-    return Effect(mean, low, high, n, "paired t", se, df, _detectable(se, df), pvalue, scale, unit, digits)
+    # identical differences measure no spread: with a handful of seeds that is luck, not precision
+    detectable = _detectable(se, df) if se > 0 else float("nan")
+    return Effect(mean, low, high, n, "paired t", se, df, detectable, pvalue, scale, unit, digits)
 
 
 def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarray], n_resamples: int = 2000,
@@ -156,7 +159,9 @@ def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarr
     """``statistic(*samples)`` with a paired percentile-bootstrap interval (the samples are
     resampled together, by position; each of shape (n,), n >= 3). The standard error is the
     bootstrap distribution's spread; the p-value is the two-sided bootstrap share of resamples
-    on the far side of zero."""
+    on the far side of zero. With fewer than ``MIN_BOOTSTRAP_UNITS`` units the resamples cover
+    too few configurations for the interval to hold its level, so no effect is detectable
+    (``detectable`` is ``nan``) and a verdict on it is inconclusive."""
     arrays = _check_samples(*samples, minimum=3)
     estimate = float(statistic(*arrays))
     rng = np.random.default_rng(seed)
@@ -173,7 +178,8 @@ def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarr
     low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
     se = float(draws.std(ddof=1))
     pvalue = float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
-    return Effect(estimate, float(low), float(high), n, method, se, math.inf, _detectable(se, math.inf), pvalue,
+    detectable = _detectable(se, math.inf) if n >= MIN_BOOTSTRAP_UNITS else float("nan")
+    return Effect(estimate, float(low), float(high), n, method, se, math.inf, detectable, pvalue,
                   scale, unit, digits)
 
 
