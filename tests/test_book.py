@@ -36,11 +36,14 @@ def test_profile_parameters_always_carry_the_profile(project):
 def test_scorecard_counts_verdicts_and_escapes_cells():
     claims = [Claim("01", "a | b", "1", "2", "reproduced", effect="+0.20 [+0.10, +0.30]", n=5),
               Claim("01", "c", "1", "0", "inconclusive", effect="+0.05 [-0.10, +0.20]", smallest_effect="+0.10",
-                    detectable="0.25", n=4, control="untrained: +0.04", rule="interval; claimed sign +")]
+                    detectable="0.25", n=4, control="untrained: +0.04", rule="interval; claimed sign +"),
+              Claim("02", "d", "1", "0", "inconclusive", untestable="the branch is inert")]
     text = book.scorecard_markdown(claims, "smoke")
-    assert "2 claims, 1 inconclusive, 1 reproduced" in text
+    assert "3 claims, 2 inconclusive, 1 reproduced" in text
+    assert "| d | **inconclusive** (not testable here) |" in text and "not testable here: the branch is inert" in text
     assert "a \\| b" in text
-    assert "| +0.05 [-0.10, +0.20] | +0.10 | 0.25 | 4 | untrained: +0.04 | **inconclusive** |" in text
+    assert "| c | **inconclusive** | +0.05 [-0.10, +0.20] | +0.10 | 0.25 | 4 | untrained: +0.04 |" in text
+    assert "| c | 1 | 0 | interval; claimed sign + |" in text
     assert "*Worked example* (chapter 1, \"c\")" in text and "effects of 0.25 and more" in text
 
 

@@ -39,7 +39,7 @@ def test_models_at_chance_are_not_at_least_as_good():
     book = c.ClaimBook("01_demo")
     claim = book.add("a >= b", "x", c.paired_effect(np.full(2, 0.105), np.full(2, 0.105)), margin=0.02,
                      invalid="both models at the majority-class rate")
-    assert claim.verdict == c.INCONCLUSIVE and "majority" in claim.note
+    assert claim.verdict == c.INCONCLUSIVE and "majority" in claim.untestable
     # a zero-spread sample measures no precision: no detectable effect, no verdict either way
     constant = c.paired_effect(np.full(3, 0.2), np.full(3, 0.1))
     assert np.isnan(constant.detectable) and c.judge(constant, smallest_effect=0.05) == c.INCONCLUSIVE

@@ -246,14 +246,24 @@ def scorecard_markdown(claims: list[Claim], profile: str) -> str:
         return f"No chapter has recorded claims yet under the `{profile}` profile.\n"
     counts = {v: sum(c.verdict == v for c in claims) for v in sorted({c.verdict for c in claims})}
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
-    rows = [[f"{{doc}}`{int(c.chapter[:2])} <../notebooks/{c.chapter}>`", c.name, c.paper_value, c.our_value,
-             c.effect, c.smallest_effect, c.detectable, "" if c.n is None else str(c.n), c.control,
-             f"**{c.verdict}**", "; ".join(part for part in (c.rule, c.note) if part)] for c in claims]
-    table = _markdown_table(["ch.", "claim", "paper", "this book", "effect [95% interval]",
-                             "threshold of interest", "detectable", "n", "control", "verdict", "rule, note"], rows)
+    def chapter(claim: Claim) -> str:
+        return f"{{doc}}`{int(claim.chapter[:2])} <../notebooks/{claim.chapter}>`"
+
+    verdicts = _markdown_table(
+        ["ch.", "claim", "verdict", "effect [95% interval]", "threshold of interest", "detectable", "n", "control"],
+        [[chapter(c), c.name, f"**{c.verdict}**" + (" (not testable here)" if c.untestable else ""), c.effect, c.smallest_effect, c.detectable,
+          "" if c.n is None else str(c.n), c.control] for c in claims])
+    details = _markdown_table(
+        ["ch.", "claim", "paper", "this book", "rule, note"],
+        [[chapter(c), c.name, c.paper_value, c.our_value,
+          "; ".join(part for part in (c.untestable and f"not testable here: {c.untestable}", c.rule, c.note) if part)]
+         for c in claims])
     example = next((c for c in claims if c.verdict == INCONCLUSIVE and c.effect), None) or claims[0]
     return (f"Profile `{profile}`: {len(claims)} claims, {summary}.\n\n{worked_example(example)}\n"
-            f":::{{div}} full-width\n{table}:::\n")
+            f":::{{div}} full-width\n{verdicts}:::\n\n## What each claim measured\n\n"
+            f"The paper's value, this book's measurement, why a claim could not be tested here (if so), the rule "
+            f"that judged it and the chapter's note.\n\n"
+            f":::{{div}} full-width\n{details}:::\n")
 
 
 def reproducibility_markdown(record: dict[str, Any]) -> str:

@@ -360,7 +360,8 @@ def judge_parts(parts: Mapping[str, Effect], smallest_effect: float | None = Non
 @dataclass(frozen=True)
 class Claim:
     """One row of the scorecard: the paper's value, ours, the judged effect with its interval,
-    the smallest effect of interest, the detectable effect, n, the control, and the verdict."""
+    the smallest effect of interest, the detectable effect, n, the control, and the verdict;
+    ``untestable`` is the reason this run's experiment could not see the effect, if any."""
 
     chapter: str
     name: str
@@ -374,6 +375,7 @@ class Claim:
     n: int | None = None
     control: str = ""
     rule: str = ""
+    untestable: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -429,7 +431,6 @@ class ClaimBook:
                control_name, invalid, note, rule) -> Claim:
         if invalid:
             verdict = INCONCLUSIVE
-            note = f"{invalid}. {note}".strip()
         sign = "+" if direction > 0 else "-"
         if margin is None:
             rule = f"{rule}; claimed sign {sign}"
@@ -441,7 +442,7 @@ class ClaimBook:
             control = f"{control_name}: {control.with_interval()}"
         return Claim(self.chapter, name, paper_value, effect.describe() if our_value is None else our_value,
                      verdict, note, effect.with_interval(), interest,
-                     effect.format(effect.detectable, signed=False), effect.n, control or "", rule)
+                     effect.format(effect.detectable, signed=False), effect.n, control or "", rule, invalid or "")
 
     def table(self) -> pd.DataFrame:
         columns = ["name", "our_value", "effect", "smallest_effect", "detectable", "n", "control", "verdict"]
