@@ -71,3 +71,12 @@ def test_reproducibility_page_says_how_many_artifacts_each_chapter_added():
     assert "| 01_alpha | 61 | 1.00 | 12 | t |" in text
     assert "| 02_beta | 5 | 0.50 | not recorded | t |" in text
     assert "1.1 minutes" in text
+
+
+def test_the_run_records_the_rips_backend_and_the_reproducibility_page_shows_it():
+    from helpers.topology import rips_backend
+
+    environment = book.environment_record()
+    assert environment["rips_backend"] == rips_backend()
+    text = book.reproducibility_markdown({"profile": "smoke", "environment": environment, "chapters": {}})
+    assert f"| Rips backend | {rips_backend()} |" in text

@@ -3,11 +3,16 @@
 import ast
 import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from helpers.book import chapters, profile_parameters
 from helpers.cache import PROFILES
@@ -16,26 +21,87 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = chapters(ROOT)
 
 
-def normalise(requirement: str) -> str:
-    return re.sub(r"\s+", "", requirement).lower().replace("_", "-")
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def test_environment_yml_installs_the_same_pinned_set_as_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {normalise(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
+def lock() -> dict[str, Version]:
+    """constraints.txt: ``{canonical name: pinned version}``."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, separator, version = line.partition("==")
+            assert separator and version.strip(), f"constraints.txt: {line!r} is not an exact pin name==version"
+            pins[canonicalize_name(name)] = Version(version)
+    return pins
+
+
+def book_extras() -> str:
+    """The extras the Makefile installs (``EXTRAS := ...``)."""
+    return re.search(r"^EXTRAS := (\S+)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+
+
+def test_every_requirement_of_the_book_environment_is_pinned_in_the_lock_within_its_range():
+    extras = project()["optional-dependencies"]
+    requirements = [Requirement(r) for r in project()["dependencies"]]
+    requirements += [Requirement(r) for extra in book_extras().split(",") for r in extras[extra]]
+    pins = lock()
+    for requirement in requirements:
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement} is not pinned in constraints.txt"
+        assert requirement.specifier.contains(pins[name], prereleases=True), \
+            f"constraints.txt pins {name}=={pins[name]}, outside pyproject.toml's range {requirement}"
+
+
+def installed_version(name: str) -> Version | None:
+    try:
+        return Version(metadata.version(name))
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def test_this_environment_is_the_locked_one():
+    installed = {name: installed_version(name) for name in lock()}
+    differing = {name: (str(pin), str(installed[name] or "not installed")) for name, pin in lock().items()
+                 if installed[name] is None or installed[name].public != pin.public}
+    assert not differing, f"installed versions differ from constraints.txt (pin, installed): {differing}; rerun make"
+
+
+def test_make_and_environment_yml_install_the_library_with_the_lock_and_the_same_extras():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^\$\(STAMP\): .*constraints\.txt", makefile, re.M), "the install must rerun when the lock changes"
+    installs = [line for line in makefile.splitlines() if "pip install" in line]
+    assert installs and all("-c constraints.txt" in line for line in installs), installs
+    assert '-e ".[$(EXTRAS)]"' in makefile
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
-    listed = {normalise(r) for r in pip_section if not r.startswith("-e")}
-    assert listed == wanted, f"only in environment.yml: {listed - wanted}; only in pyproject: {wanted - listed}"
-    assert "-e ." in pip_section
+    assert pip_section == ["-c constraints.txt", f"-e .[{book_extras()}]"]
+    assert "- python=3.11" in (ROOT / "environment.yml").read_text()
 
 
-def test_book_toolchain_is_pinned_exactly_and_below_version_2():
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    pins = dict(normalise(d).split("==") for d in dependencies if "==" in d)
-    assert pins["jupyter-book"].startswith("1.")
-    for tool in ("sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "sphinxcontrib-bibtex"):
-        assert tool in pins, f"{tool} is not pinned exactly"
+def test_the_book_toolchain_and_the_test_tools_are_extras_not_library_dependencies():
+    def names(requirements: list[str]) -> set[str]:
+        return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+    library = names(project()["dependencies"])
+    extras = project()["optional-dependencies"]
+    for extra, tools in (("book", ("jupyter-book", "sphinx", "papermill", "sphinx-book-theme", "sphinxcontrib-bibtex")),
+                         ("test", ("pytest", "nbval"))):
+        for tool in tools:
+            assert tool not in library and tool in names(extras[extra]), f"{tool} belongs in the {extra} extra"
+    assert "giotto-ph" not in library, "giotto-ph is optional (AGPL-3.0, no wheels past CPython 3.12)"
+    jupyter_book = next(Requirement(r) for r in extras["book"] if r.startswith("jupyter-book"))
+    assert not jupyter_book.specifier.contains("2.0"), "Jupyter Book 2 ignores _config.yml"
+    assert lock()["jupyter-book"].major == 1
+
+
+def test_the_library_declares_ranges_not_pins():
+    pinned = [r for r in project()["dependencies"] if "==" in r]
+    assert not pinned, f"exact pins belong in constraints.txt, not in the library's dependencies: {pinned}"
+    supported = SpecifierSet(project()["requires-python"])
+    assert all(supported.contains(python) for python in ("3.11", "3.12", "3.13")), supported
 
 
 def test_there_are_chapters():

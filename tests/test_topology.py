@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import gudhi
 import numpy as np
 import pytest
@@ -332,16 +334,63 @@ def test_rips_matches_ripser_and_rejects_bad_input():
     from helpers.topology import rips_diagrams
 
     points = np.random.default_rng(1).normal(size=(80, 4))
-    ours = rips_diagrams(points, (1,), n_threads=2)[0]
+    ours = rips_diagrams(points, (1,), backend="ripser")[0]
     theirs = ripser(points, maxdim=1)["dgms"][1]
     theirs = theirs[theirs[:, 1] > theirs[:, 0]]
     np.testing.assert_allclose(np.sort(ours, axis=0), np.sort(theirs, axis=0), rtol=1e-6)
-    collapsed = rips_diagrams(points, (1,), collapse_edges=True)[0]
-    np.testing.assert_allclose(np.sort(collapsed, axis=0), np.sort(ours, axis=0), rtol=1e-6)
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         rips_diagrams(np.zeros(5))
     with pytest.raises(ValueError, match=r"unsupported homology dimensions \(3,\)"):
         rips_diagrams(points, (3,))
+    with pytest.raises(ValueError, match=r"unknown Rips backend 'gudhi'.*'ripser', 'giotto-ph'"):
+        rips_diagrams(points, backend="gudhi")
+
+
+def test_the_default_rips_backend_is_giotto_ph_exactly_when_it_is_importable(monkeypatch):
+    from helpers import topology
+
+    expected = "giotto-ph" if importlib.util.find_spec("gph") is not None else "ripser"
+    assert topology.rips_backend() == expected
+    monkeypatch.setattr(topology, "giotto_ph_installed", lambda: False)
+    assert topology.rips_backend() == "ripser"
+    with pytest.raises(ModuleNotFoundError, match="pip install giotto-ph"):
+        topology.rips_diagrams(np.eye(3), backend="giotto-ph")
+
+
+def book_clouds() -> dict[str, np.ndarray]:
+    """Point clouds made as the chapters make theirs, small: chapter 4's activation clouds of
+    an untrained ResNet (top-l2 channel vectors, global average pooling, a random projection to
+    64 dimensions) and chapter 3's filter space of a noisy circle filter bank (8-d DCT
+    coordinates) with its density core."""
+    import torch
+
+    from helpers import activations, filters
+    from helpers.resnet import resnet18
+
+    torch.manual_seed(0)
+    images = np.random.default_rng(5).normal(size=(120, 3, 32, 32)).astype(np.float32)
+    model = resnet18(width=4)
+    layers = ["layer1.1.conv2", "layer3.1.conv2"]
+    clouds = {f"{method} {layer}": cloud for method in ("top_l2", "gap", "random_projection")
+              for layer, cloud in activations.point_clouds(model, images, layers, method).items()}
+    bank = filters.circle_filter_bank(300) + np.random.default_rng(6).normal(0, 0.1, (300, 3, 3))
+    space = filters.filter_space(bank).points
+    clouds["filter space"] = space
+    clouds["filter space, density core"] = space[filters.density_core(space, 15, 30)]
+    return clouds
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gph") is None, reason="giotto-ph is not installed")
+def test_ripser_and_giotto_ph_give_the_same_diagrams_on_the_book_clouds():
+    from helpers.topology import rips_diagrams
+
+    for name, cloud in book_clouds().items():
+        first = rips_diagrams(cloud, (0, 1), backend="ripser")
+        second = rips_diagrams(cloud, (0, 1), backend="giotto-ph", n_threads=2)
+        for dim, (a, b) in enumerate(zip(first, second)):
+            assert len(a) == len(b), f"{name}, H{dim}: {len(a)} bars from ripser, {len(b)} from giotto-ph"
+            np.testing.assert_allclose(a[np.lexsort(a.T[::-1])], b[np.lexsort(b.T[::-1])], rtol=1e-5,
+                                       err_msg=f"{name}, H{dim}")
 
 
 def test_rips_diagrams_scale_with_the_cloud_and_cloud_scale_knows_its_median():

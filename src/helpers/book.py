@@ -147,8 +147,10 @@ def execute_chapter(notebook: Path, profile: str, root: Path | None = None) -> d
 
 
 def environment_record() -> dict[str, Any]:
-    """Python, package versions and hardware of this machine."""
+    """Python, package versions, the Rips backend the chapters use and hardware of this machine."""
     import torch
+
+    from .topology import rips_backend
 
     versions = {}
     for name in REPORTED_PACKAGES:
@@ -165,6 +167,7 @@ def environment_record() -> dict[str, Any]:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "gpu": gpu,
         "torch_threads": torch.get_num_threads(),
+        "rips_backend": rips_backend(),
         "packages": versions,
         "data_variable": "set: offline copies" if os.environ.get("TOPOCNN_DATA") else "unset: data sets downloaded",
         "commit": _git_commit(),
@@ -275,7 +278,8 @@ def reproducibility_markdown(record: dict[str, Any]) -> str:
     total = sum(c["seconds"] for c in record["chapters"].values())
     hardware = [["Python", env["python"]], ["platform", env["platform"]], ["processor", env["processor"]],
                 ["CPU cores", env["cpu_cores"]], ["memory (GiB)", env["memory_gib"]], ["GPU", env["gpu"]],
-                ["torch threads", env["torch_threads"]], ["TOPOCNN_DATA", env["data_variable"]],
+                ["torch threads", env["torch_threads"]],
+                ["Rips backend", env.get("rips_backend", "not recorded")], ["TOPOCNN_DATA", env["data_variable"]],
                 ["commit", env["commit"]]]
     packages = [[name, version] for name, version in env["packages"].items()]
     return "\n".join([

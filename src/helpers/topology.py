@@ -5,8 +5,9 @@ Sections of this module:
 * **Cubical persistence** -- :func:`cubical_diagrams`: sublevel-filtration persistence diagrams
   of a batch of grey images, computed in chunks on all cores.
 * **Vietoris-Rips persistence** -- :func:`rips_diagrams`: persistence of a point cloud with
-  giotto-ph's multi-threaded ripser; :func:`layer_rips_diagrams` for many clouds at once;
-  :func:`cloud_scale` for putting clouds of different scales on a common one.
+  ripser.py, or giotto-ph's multi-threaded ripser where it is installed (:func:`rips_backend`);
+  :func:`layer_rips_diagrams` for many clouds at once; :func:`cloud_scale` for putting clouds of
+  different scales on a common one.
 * **Diagram distances** -- :func:`diagram_distance` (sliced Wasserstein, Wasserstein through
   gudhi's hera, bottleneck through gudhi) with essential classes handled
   explicitly, and :func:`distance_matrix` between two lists of diagrams.
@@ -27,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+import importlib.util
+
 import gudhi
 import numpy as np
-from gph import ripser_parallel
+import ripser
 from gudhi.hera import wasserstein_distance
 from gudhi.representations import Landscape
 from gudhi.representations.metrics import pairwise_persistence_diagram_distances
@@ -198,26 +201,41 @@ def diagrams_in_chunks(batch: np.ndarray, chunk_diagrams: Callable[[np.ndarray],
 # --------------------------------------------------------------------------------------------
 
 
+RIPS_BACKENDS = ("ripser", "giotto-ph")
+"""Libraries that compute Vietoris-Rips persistence here: ripser.py (MIT, a dependency of the
+library, one thread) and giotto-ph (AGPL-3.0, optional: ``pip install giotto-ph``, wheels up to
+CPython 3.12; the same algorithm on several threads). Both give the same diagrams."""
+
+
+def giotto_ph_installed() -> bool:
+    """Whether giotto-ph (import name ``gph``) can be imported here."""
+    return importlib.util.find_spec("gph") is not None
+
+
+def rips_backend() -> str:
+    """The backend :func:`rips_diagrams` uses by default: ``"giotto-ph"`` when it is importable,
+    else ``"ripser"``."""
+    return "giotto-ph" if giotto_ph_installed() else "ripser"
+
+
 def rips_diagrams(
     points: np.ndarray,
     homology_dims: Sequence[int] = (0, 1),
     n_threads: int = -1,
     max_edge_length: float = np.inf,
-    collapse_edges: bool = False,
+    backend: str | None = None,
 ) -> list[Diagram]:
     """Vietoris-Rips persistence diagrams of one point cloud (Euclidean distances, Z/2).
 
-    Computed by giotto-ph's ``ripser_parallel`` (ripser's algorithm, multi-threaded). Bars of
-    zero length are left out. giotto-ph's edge collapser leaves the diagrams unchanged but is off
-    by default: on the clouds of this book (500 points in 8 to 64 dimensions) it made H1 10 to 25
-    times slower.
+    Computed by ripser's algorithm, through ripser.py or giotto-ph's multi-threaded
+    ``ripser_parallel`` (see :data:`RIPS_BACKENDS`). Bars of zero length are left out.
 
     Args:
         points: ``(n, d)`` array of ``n`` points in ``R^d`` (n >= 2), finite.
         homology_dims: which dimensions to return, in this order (each 0, 1 or 2).
-        n_threads: threads for the reduction; -1 means all cores.
+        n_threads: threads for giotto-ph's reduction; -1 means all cores (ripser.py uses one).
         max_edge_length: edges longer than this are not added (classes alive then die at inf).
-        collapse_edges: run giotto-ph's edge collapser first (same diagrams).
+        backend: one of :data:`RIPS_BACKENDS`; ``None`` means :func:`rips_backend`.
 
     Returns:
         One ``(k, 2)`` float64 diagram per entry of ``homology_dims``; the one essential H0
@@ -231,9 +249,19 @@ def rips_diagrams(
     dims = tuple(int(d) for d in homology_dims)
     if not dims or any(d not in (0, 1, 2) for d in dims):
         raise ValueError(f"unsupported homology dimensions {tuple(homology_dims)}; expected some of (0, 1, 2)")
-    threads = effective_n_jobs(n_threads)
-    result = ripser_parallel(cloud, maxdim=max(dims), thresh=max_edge_length, coeff=2,
-                             collapse_edges=collapse_edges, n_threads=threads)["dgms"]
+    backend = rips_backend() if backend is None else backend
+    if backend == "ripser":
+        result = ripser.ripser(cloud, maxdim=max(dims), thresh=max_edge_length, coeff=2)["dgms"]
+    elif backend == "giotto-ph":
+        if not giotto_ph_installed():
+            raise ModuleNotFoundError("the Rips backend 'giotto-ph' is not installed: pip install giotto-ph "
+                                      "(wheels up to CPython 3.12), or use backend='ripser'")
+        from gph import ripser_parallel
+
+        result = ripser_parallel(cloud, maxdim=max(dims), thresh=max_edge_length, coeff=2,
+                                 n_threads=effective_n_jobs(n_threads))["dgms"]
+    else:
+        raise ValueError(f"unknown Rips backend {backend!r}; expected one of {RIPS_BACKENDS}")
     diagrams = []
     for dim in dims:
         diagram = np.asarray(result[dim], dtype=np.float64).reshape(-1, 2)
