@@ -116,15 +116,13 @@ def test_correlation_effect_has_permutation_p_and_detectable_size():
         c.correlation_effect(x, y, "tau")
 
 
-def test_null_effect_and_proportion_effect():
+def test_null_effect_is_judged_against_the_null_spread():
     null = np.linspace(0.20, 0.30, 10)
     above = c.null_effect(0.5, null)
     assert above.estimate == pytest.approx(0.25) and above.low > 0
     assert c.judge(c.null_effect(0.26, null), smallest_effect=0.05) == c.INCONCLUSIVE
-    share = c.proportion_effect(30, 100, 0.1)
-    assert share.estimate == pytest.approx(0.2) and share.low > 0
-    with pytest.raises(ValueError, match="trials"):
-        c.proportion_effect(5, 0, 0.1)
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        c.null_effect(0.5, np.array([0.2]))
 
 
 def test_bad_inputs_name_the_sizes():

@@ -249,21 +249,6 @@ def correlation_effect(x: np.ndarray, y: np.ndarray, method: str = "spearman", n
                   boot.se, math.inf, detectable_correlation(len(x), method), float(permutation.pvalue))
 
 
-def proportion_effect(successes: int, trials: int, chance: float, scale: float = 100.0, unit: str = " pp",
-                      digits: int = 1) -> Effect:
-    """Success rate minus ``chance`` (the rate of a random guess) with the Clopper-Pearson
-    interval, the exact binomial p-value, and the detectable excess over chance (normal
-    approximation). Assumes independent trials."""
-    if trials < 1 or not 0 <= successes <= trials or not 0 < chance < 1:
-        raise ValueError(f"need 0 <= successes <= trials, trials >= 1 and 0 < chance < 1; got "
-                         f"{successes}, {trials}, {chance}")
-    test = stats.binomtest(successes, trials, chance)
-    interval = test.proportion_ci(CONFIDENCE, method="exact")
-    se = math.sqrt(chance * (1 - chance) / trials)
-    return Effect(successes / trials - chance, interval.low - chance, interval.high - chance, trials,
-                  "Clopper-Pearson", se, math.inf, _detectable(se, math.inf), float(test.pvalue), scale, unit, digits)
-
-
 # ----------------------------------------------------------------------------- verdicts
 
 def _oriented(effect: Effect, direction: int) -> tuple[float, float]:
