@@ -5,6 +5,8 @@ Usage (``make book`` and ``make test`` call these)::
     python -m helpers.book run     --profile full  [--chapters 01,02] [--set n_train=300 ...]
     python -m helpers.book build   --profile full
     python -m helpers.book prepare --profile smoke --out _build/nbval
+    python -m helpers.book pack    --profile full  [--out FILE]
+    python -m helpers.book fetch   URL-or-FILE     [--sha256 HEX]
 
 Before anything runs, the parameters of every selected chapter are checked against the chapter's
 parameters cell (:func:`check_parameters`): a name the cell does not define, or a value of another
@@ -22,6 +24,9 @@ Each chapter saves its claims into ``_build/run/<profile>/claims/``.
 place of the sources, so that launch buttons point at the notebooks in the repository), writes
 the scorecard and reproducibility tables, and runs ``jupyter-book build`` with warnings as
 errors into ``_build/html``.
+
+``pack`` writes a profile's trained networks as one archive with a manifest, and ``fetch``
+verifies such an archive and installs it into the cache (:mod:`helpers.archive`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import papermill
 import psutil
 import yaml
 
+from . import archive
 from .cache import PROFILES, ArtifactCache
 from .claims import RUN_DIR_ENV, Claim, load_claims
 from .paths import project_root
@@ -403,23 +409,32 @@ def build(profile: str) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "build", "prepare"):
+    for name in ("run", "build", "prepare", "pack"):
         command = commands.add_parser(name)
         command.add_argument("--profile", choices=PROFILES, default="full")
-        if name != "build":
+        if name in ("run", "prepare"):
             command.add_argument("--chapters", default="all", help="'all' or e.g. '01,03'")
         if name == "run":
             command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
                                  help="override a parameter of every selected chapter (VALUE read as YAML)")
         if name == "prepare":
             command.add_argument("--out", type=Path, required=True)
+        if name == "pack":
+            command.add_argument("--out", type=Path, help="the archive (default: _build/artifacts/...)")
+    fetch = commands.add_parser("fetch")
+    fetch.add_argument("source", help="an archive written by `pack`: a file or an http(s):// or file:// URL")
+    fetch.add_argument("--sha256", help="the archive's expected SHA-256")
     args = parser.parse_args(argv)
     if args.command == "run":
         run(args.profile, args.chapters, parse_overrides(args.overrides))
     elif args.command == "build":
         build(args.profile)
-    else:
+    elif args.command == "prepare":
         prepare(args.profile, args.out, args.chapters)
+    elif args.command == "pack":
+        archive.pack(args.profile, args.out)
+    else:
+        archive.fetch(args.source, args.sha256)
 
 
 if __name__ == "__main__":
