@@ -1,7 +1,9 @@
 import io
 import json
 import tarfile
+from pathlib import Path
 
+import nbformat
 import pytest
 import torch
 
@@ -122,3 +124,11 @@ def test_a_published_release_is_installed(tmp_path, made, monkeypatch):
     monkeypatch.setenv("TOPOCNN_ROOT", str(tmp_path))
     assert archive.install_release("smoke", root=tmp_path / "fresh")
     assert ArtifactCache("smoke", root=tmp_path / "fresh").count() == 2
+
+
+@pytest.mark.parametrize("path", book.chapters(Path(__file__).resolve().parents[1]), ids=lambda p: p.stem)
+def test_every_chapter_installs_the_published_networks_on_colab(path):
+    cells = nbformat.read(path, as_version=4).cells
+    index = next(i for i, cell in enumerate(cells) if "parameters" in cell.metadata.get("tags", []))
+    hook = cells[index + 1].source  # after the parameters (and papermill's injected ones), before any training
+    assert '"google.colab" in sys.modules' in hook and "archive.install_release(profile)" in hook
