@@ -1,10 +1,13 @@
 import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from helpers import kinds
 from helpers.cache import ArtifactCache, CorruptArtifactError, config_key
@@ -144,3 +147,18 @@ def test_every_kind_names_the_modules_that_make_it():
         assert not set(modules) & kinds.NOT_ARTIFACT_CODE
     assert "train" in kinds.kind_modules("fusion-model") and "models" in kinds.kind_modules("fusion-model")
     assert "claims" not in kinds.kind_modules("fusion-model")  # fusion imports it, but it makes no artifact
+
+
+def test_ci_keys_its_artifact_cache_by_the_code_hashes_without_fallback():
+    workflows = LIBRARY.parents[1] / ".github" / "workflows"
+    steps = [step for path in workflows.glob("*.yml") for job in yaml.safe_load(path.read_text())["jobs"].values()
+             for step in job.get("steps", []) if str(step.get("uses", "")).startswith("actions/cache")]
+    for step in steps:
+        if any(path.rstrip("/") in ("data", "data/cache") for path in str(step["with"]["path"]).split()):
+            assert "restore-keys" not in step["with"], f"{step['name']} falls back to artifacts of other code"
+            assert "steps.artifacts.outputs.digest" in step["with"]["key"]
+    assert any("data/cache" in str(step["with"]["path"]) for step in steps)
+    # CI computes the digest before installing anything: the standard library must be enough.
+    digest = subprocess.run([sys.executable, "-S", "-m", "helpers.kinds", "--digest"], capture_output=True,
+                            text=True, check=True, env={"PYTHONPATH": str(LIBRARY.parent)}).stdout.strip()
+    assert digest == kinds.digest()
