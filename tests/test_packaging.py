@@ -69,6 +69,12 @@ def test_every_profile_passes_the_runners_parameter_check(path, profile):
     checked_parameters(path, profile, root=ROOT)
 
 
+def test_the_paper_profile_runs_every_chapter_on_the_best_device():
+    table = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    assert set(table) == {path.stem for path in NOTEBOOKS}
+    assert all(settings["device"] == "auto" for settings in table.values())
+
+
 def test_profiles_only_name_existing_chapters():
     stems = {path.stem for path in NOTEBOOKS}
     for profile in PROFILES:
