@@ -6,7 +6,9 @@ library they import, directly or not, except the modules that only present or st
 (:data:`NOT_ARTIFACT_CODE`: verdicts, figures, the runner, the cache). The *code hash* of a kind
 is a hash of the source of that code less docstrings, comment lines and blank lines, so an edit
 to what a module computes changes the hash, and with it every cache key of the kind, while an
-edit to its documentation does not.
+edit to its documentation does not. The kinds that are not trained networks are computed in a
+chapter's cell by library functions: their code hash covers those functions' modules, and the
+configuration the chapter passes covers the rest.
 
 ``python -m helpers.kinds`` prints each kind with its code hash and modules;
 ``python -m helpers.kinds --digest`` prints one hash of all kinds (CI keys its artifact cache
