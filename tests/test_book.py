@@ -71,6 +71,8 @@ def test_command_line_overrides_are_checked_and_applied(project, executed):
         book.main(["run", "--profile", "smoke", "--set", "seeds=3"])
     with pytest.raises(ValueError, match="expected NAME=VALUE"):
         book.parse_overrides(["n_train"])
+    with pytest.raises(ValueError, match="chosen with --profile"):
+        book.main(["run", "--profile", "smoke", "--set", "profile=full"])
     assert executed == []
     notebook = project / "notebooks" / "01_alpha.ipynb"
     assert book.checked_parameters(notebook, "smoke", book.parse_overrides(["n_train=50", "seeds=[4]"]), project) == \

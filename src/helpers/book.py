@@ -37,10 +37,10 @@ import difflib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
-import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -167,6 +167,8 @@ def checked_parameters(notebook: Path, profile: str, overrides: dict[str, Any] |
                        root: Path | None = None) -> dict[str, Any]:
     """The parameters ``notebook`` runs with: ``profile``'s, then ``overrides``; both checked
     with :func:`check_parameters`."""
+    if "profile" in (overrides or {}):
+        raise ValueError("--set profile=...: the profile is chosen with --profile, not overridden")
     parameters = profile_parameters(profile, notebook.stem, root)
     check_parameters(notebook, parameters, f"params/{profile}.yaml")
     check_parameters(notebook, overrides or {}, "--set")
