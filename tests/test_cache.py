@@ -35,11 +35,13 @@ def test_second_call_is_a_cache_hit(tmp_path):
 def test_artifacts_load_without_running_code(tmp_path):
     cache = ArtifactCache("smoke", root=tmp_path)
     artifact = {"state_dict": {"w": torch.ones(2)}, "history": History(steps=[5], best_step=5),
-                "probabilities": np.full((2, 3), 0.5, np.float32), "accuracy": np.float64(0.75), "n": (1, None)}
+                "probabilities": np.full((2, 3), 0.5, np.float32), "accuracy": np.float64(0.75), "n": (1, None),
+                "empty diagram": np.zeros((0, 2))}
     cache.save("fusion-model", {"seed": 0}, artifact)
     loaded = cache.load("fusion-model", {"seed": 0})
     assert loaded["history"].best_step == 5 and loaded["probabilities"].dtype == np.float32
     assert loaded["accuracy"] == 0.75 and torch.equal(loaded["state_dict"]["w"], torch.ones(2))
+    assert loaded["empty diagram"].shape == (0, 2)
 
 
 def test_an_object_that_needs_code_to_load_is_refused(tmp_path):

@@ -42,8 +42,9 @@ PROFILES = ("smoke", "quick", "full", "paper")
 ARTIFACT_FILE, CONFIG_FILE, META_FILE = "artifact.pt", "config.json", "meta.json"
 
 #: Classes and functions beyond torch's own that an artifact's pickle may name: numpy arrays,
-#: scalars and dtypes, and :class:`helpers.train.History`.
-SAFE_GLOBALS: list[Any] = [np.ndarray, np.dtype, History, np.ndarray.__reduce__(np.zeros(0))[0],
+#: scalars and dtypes, ``bytes`` (an empty array's data is pickled as ``bytes()``), and
+#: :class:`helpers.train.History`.
+SAFE_GLOBALS: list[Any] = [np.ndarray, np.dtype, bytes, History, np.ndarray.__reduce__(np.zeros(0))[0],
                            np.float64(0).__reduce__()[0],
                            *(getattr(np.dtypes, name) for name in np.dtypes.__all__)]
 _SAFE_NAMES = {f"{g.__module__}.{g.__qualname__}" for g in SAFE_GLOBALS}
