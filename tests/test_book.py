@@ -1,19 +1,82 @@
 import json
+import re
 
+import nbformat
 import pytest
 
 from helpers import book
 from helpers.claims import Claim
+
+PARAMETERS_CELL = """profile = "full"   # cache namespace
+n = 1000
+n_train = 1000     # training images
+n_test: "Optional[int]" = 500  # None: every test image
+rate = 0.1
+seeds = [0, 1]
+"""
 
 
 @pytest.fixture
 def project(tmp_path):
     (tmp_path / "notebooks").mkdir()
     for name in ("01_alpha", "02_beta"):
-        (tmp_path / "notebooks" / f"{name}.ipynb").write_text("{}")
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PARAMETERS_CELL, metadata={
+            "tags": ["parameters"]}), nbformat.v4.new_code_cell("print(n_train)")], metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nbformat.write(notebook, tmp_path / "notebooks" / f"{name}.ipynb")
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "smoke.yaml").write_text("01_alpha:\n  n: 3\n")
     return tmp_path
+
+
+@pytest.fixture
+def executed(project, monkeypatch):
+    """The chapters papermill was asked to execute (nothing is executed)."""
+    monkeypatch.setenv("TOPOCNN_ROOT", str(project))
+    calls = []
+    monkeypatch.setattr(book.papermill, "execute_notebook", lambda source, *args, **kwargs: calls.append(source))
+    return calls
+
+
+def test_a_misspelt_parameter_is_refused_before_any_chapter_runs(project, executed):
+    (project / "params" / "smoke.yaml").write_text("01_alpha:\n  n_train: 300\n02_beta:\n  n_trian: 300\n")
+    with pytest.raises(ValueError, match=r"params/smoke.yaml sets 'n_trian', which 02_beta has no parameter for "
+                                         r"\(did you mean 'n_train'\?\); its parameters: n, n_test, n_train, profile"):
+        book.run("smoke")
+    assert executed == [] and not book.run_folder("smoke", project).exists()
+
+
+@pytest.mark.parametrize("value, accepted", [(300, True), (None, False), ("300", False), (300.0, False),
+                                             (True, False), ([300], False)])
+def test_a_value_must_have_the_type_of_the_default(project, value, accepted):
+    notebook = project / "notebooks" / "01_alpha.ipynb"
+    if accepted:
+        book.check_parameters(notebook, {"n_train": value}, "params/smoke.yaml")
+    else:
+        with pytest.raises(TypeError, match=rf"sets n_train={re.escape(repr(value))} .* whose parameter n_train is int \(default 1000\)"):
+            book.check_parameters(notebook, {"n_train": value}, "params/smoke.yaml")
+
+
+def test_annotations_and_floats_widen_what_a_parameter_accepts(project):
+    notebook = project / "notebooks" / "01_alpha.ipynb"
+    book.check_parameters(notebook, {"n_test": None, "rate": 1, "seeds": [3]}, "params/smoke.yaml")
+    with pytest.raises(TypeError, match="n_test is int or NoneType"):
+        book.check_parameters(notebook, {"n_test": "all"}, "params/smoke.yaml")
+
+
+def test_command_line_overrides_are_checked_and_applied(project, executed):
+    with pytest.raises(ValueError, match="--set sets 'n_trian', which 01_alpha"):
+        book.main(["run", "--profile", "smoke", "--chapters", "01", "--set", "n_trian=3"])
+    with pytest.raises(TypeError, match="--set sets seeds=3"):
+        book.main(["run", "--profile", "smoke", "--set", "seeds=3"])
+    with pytest.raises(ValueError, match="expected NAME=VALUE"):
+        book.parse_overrides(["n_train"])
+    with pytest.raises(ValueError, match="chosen with --profile"):
+        book.main(["run", "--profile", "smoke", "--set", "profile=full"])
+    assert executed == []
+    notebook = project / "notebooks" / "01_alpha.ipynb"
+    assert book.checked_parameters(notebook, "smoke", book.parse_overrides(["n_train=50", "seeds=[4]"]), project) == \
+        {"n": 3, "n_train": 50, "seeds": [4], "profile": "smoke"}
 
 
 def test_chapters_are_selected_by_number_or_name(project):

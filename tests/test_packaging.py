@@ -14,7 +14,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from helpers.book import chapters, profile_parameters
+from helpers.book import chapters, checked_parameters, profile_parameters
 from helpers.cache import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,20 +123,22 @@ def parameter_defaults(path: Path) -> dict[str, object]:
     """The names and literal values assigned in a notebook's parameters cell."""
     notebook = nbformat.read(path, as_version=4)
     cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
-    return {target.id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body
-            if isinstance(node, ast.Assign) for target in node.targets}
-
-
-def parameter_names(path: Path) -> set[str]:
-    return set(parameter_defaults(path))
+    assigned = {target.id: node.value for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                for target in node.targets}
+    annotated = {node.target.id: node.value for node in ast.parse(cell.source).body if isinstance(node, ast.AnnAssign)}
+    return {name: ast.literal_eval(value) for name, value in {**assigned, **annotated}.items()}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_profile_parameter_is_a_name_in_the_parameters_cell(path, profile):
-    names = parameter_names(path)
-    unknown = set(profile_parameters(profile, path.stem, ROOT)) - names
-    assert not unknown, f"{profile}.yaml sets {unknown}, which {path.name}'s parameters cell does not define"
+def test_every_profile_passes_the_runners_parameter_check(path, profile):
+    checked_parameters(path, profile, root=ROOT)
+
+
+def test_the_paper_profile_runs_every_chapter_on_the_best_device():
+    table = yaml.safe_load((ROOT / "params" / "paper.yaml").read_text())
+    assert set(table) == {path.stem for path in NOTEBOOKS}
+    assert all(settings["device"] == "auto" for settings in table.values())
 
 
 def test_profiles_only_name_existing_chapters():

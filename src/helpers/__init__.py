@@ -3,7 +3,9 @@
 One module per concern:
 
 * data and training: ``data`` (dataset registry), ``transients`` (the simulator), ``train``
-  (training loop and evaluation), ``cache`` (content-addressed artifacts);
+  (training loop and evaluation), ``cache`` (content-addressed artifacts), ``kinds`` (the code
+  that makes each kind of artifact, hashed into its keys), ``archive`` (trained networks packed
+  into one verified archive);
 * persistence: ``topology`` (cubical and Rips persistence, vectorisations, diagram distances);
 * chapters 1-2 (P1): ``models`` (fusion CNNs), ``fusion``, ``explain`` (Grad-CAM, inverse
   images), ``localisation``;

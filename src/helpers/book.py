@@ -2,9 +2,17 @@
 
 Usage (``make book`` and ``make test`` call these)::
 
-    python -m helpers.book run     --profile full  [--chapters 01,02]
+    python -m helpers.book run     --profile full  [--chapters 01,02] [--set n_train=300 ...]
     python -m helpers.book build   --profile full
     python -m helpers.book prepare --profile smoke --out _build/nbval
+    python -m helpers.book pack    --profile full  [--out FILE]
+    python -m helpers.book fetch   URL-or-FILE     [--sha256 HEX]
+
+Before anything runs, the parameters of every selected chapter are checked against the chapter's
+parameters cell (:func:`check_parameters`): a name the cell does not define, or a value of another
+type than the cell's default (or its annotation, such as ``n_test: "Optional[int]" = 1000``), is
+refused with the valid names. ``--set NAME=VALUE`` (VALUE read as YAML) overrides the profile for
+every selected chapter and is checked the same way.
 
 ``run`` executes ``notebooks/NN_name.ipynb`` through papermill with the parameters of
 ``params/<profile>.yaml`` into ``_build/run/<profile>/notebooks/``, and merges into
@@ -16,14 +24,20 @@ Each chapter saves its claims into ``_build/run/<profile>/claims/``.
 place of the sources, so that launch buttons point at the notebooks in the repository), writes
 the scorecard and reproducibility tables, and runs ``jupyter-book build`` with warnings as
 errors into ``_build/html``.
+
+``pack`` writes a profile's trained networks as one archive with a manifest, and ``fetch``
+verifies such an archive and installs it into the cache (:mod:`helpers.archive`).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +52,7 @@ import papermill
 import psutil
 import yaml
 
+from . import archive
 from .cache import PROFILES, ArtifactCache
 from .claims import INCONCLUSIVE, RUN_DIR_ENV, Claim, load_claims
 from .paths import project_root
@@ -76,6 +91,88 @@ def profile_parameters(profile: str, chapter: str, root: Path | None = None) -> 
         raise FileNotFoundError(f"profile file {path} is missing")
     table = yaml.safe_load(path.read_text()) or {}
     return {**(table.get(chapter) or {}), "profile": profile}
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict, "tuple": tuple,
+          "NoneType": type(None)}
+
+
+def _annotation_types(annotation: str) -> tuple[type, ...]:
+    """The types an annotation of a parameters cell allows: a name of :data:`_TYPES`, a
+    subscripted container (``list[int]``: a list), ``Optional[X]`` or ``Union[X, Y]``."""
+    text = annotation.strip()
+    wrapper = re.fullmatch(r"(Optional|Union)\[(.*)\]", text)
+    if wrapper:
+        parts = [part for part in re.split(r",(?![^\[]*\])", wrapper.group(2)) if part.strip()]
+        types = tuple(t for part in parts for t in _annotation_types(part))
+        return types + ((type(None),) if wrapper.group(1) == "Optional" else ())
+    name = re.sub(r"\[.*\]$", "", text)
+    if name not in _TYPES:
+        raise ValueError(f"cannot check the annotation {annotation!r}; use {sorted(_TYPES)}, "
+                         f"Optional[...] or Union[...]")
+    return (_TYPES[name],)
+
+
+def chapter_parameters(notebook: Path) -> dict[str, tuple[Any, tuple[type, ...]]]:
+    """The parameters cell of ``notebook``: ``{name: (default, allowed types)}``. The allowed
+    types come from the name's annotation when it has one, else from its default's type."""
+    declared = {}
+    for name, parameter in papermill.inspect_notebook(str(notebook)).items():
+        try:
+            default = ast.literal_eval(parameter["default"])
+        except (ValueError, SyntaxError) as error:
+            raise ValueError(f"{notebook.name}: the default of parameter {name!r} "
+                             f"({parameter['default']}) is not a literal") from error
+        annotation = parameter["inferred_type_name"]
+        types = _annotation_types(annotation) if annotation != "None" else (type(default),)
+        declared[name] = (default, types)
+    return declared
+
+
+def _has_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # a bool is an int to isinstance, never to a parameters cell
+        return bool in types
+    return isinstance(value, types) or (isinstance(value, int) and float in types)
+
+
+def check_parameters(notebook: Path, values: dict[str, Any], source: str) -> None:
+    """Refuse ``values`` (from ``source``, e.g. ``params/full.yaml``) unless every name is a
+    parameter of ``notebook`` and every value has the type its parameters cell declares."""
+    declared = chapter_parameters(notebook)
+    for name, value in values.items():
+        if name not in declared:
+            close = difflib.get_close_matches(name, declared, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{source} sets {name!r}, which {notebook.stem} has no parameter for{hint}; "
+                             f"its parameters: {', '.join(sorted(declared))}")
+        default, types = declared[name]
+        if not _has_type(value, types):
+            expected = " or ".join(t.__name__ for t in types)
+            raise TypeError(f"{source} sets {name}={value!r} ({type(value).__name__}) for {notebook.stem}, "
+                            f"whose parameter {name} is {expected} (default {default!r})")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["n_train=300", "seeds=[0, 1]"]`` -> ``{"n_train": 300, "seeds": [0, 1]}`` (values read as YAML)."""
+    overrides = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. --set n_train=300")
+        overrides[name.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def checked_parameters(notebook: Path, profile: str, overrides: dict[str, Any] | None = None,
+                       root: Path | None = None) -> dict[str, Any]:
+    """The parameters ``notebook`` runs with: ``profile``'s, then ``overrides``; both checked
+    with :func:`check_parameters`."""
+    if "profile" in (overrides or {}):
+        raise ValueError("--set profile=...: the profile is chosen with --profile, not overridden")
+    parameters = profile_parameters(profile, notebook.stem, root)
+    check_parameters(notebook, parameters, f"params/{profile}.yaml")
+    check_parameters(notebook, overrides or {}, "--set")
+    return {**parameters, **(overrides or {})}
 
 
 def run_folder(profile: str, root: Path | None = None) -> Path:
@@ -121,16 +218,17 @@ def use_this_environment_kernel() -> None:
     os.environ["JUPYTER_PATH"] = os.pathsep.join([own, *paths])
 
 
-def execute_chapter(notebook: Path, profile: str, root: Path | None = None) -> dict[str, Any]:
-    """Execute one chapter with ``profile``; returns its record (seconds, peak memory, status)."""
+def execute_chapter(notebook: Path, parameters: dict[str, Any], root: Path | None = None) -> dict[str, Any]:
+    """Execute one chapter with checked ``parameters`` (:func:`checked_parameters`); returns its
+    record (parameters, seconds, peak memory, new artifacts)."""
     root = root or project_root()
+    profile = parameters["profile"]
     folder = run_folder(profile, root)
     output = folder / "notebooks" / notebook.name
     output.parent.mkdir(parents=True, exist_ok=True)
     os.environ[RUN_DIR_ENV] = str(folder)
     os.environ.setdefault("TOPOCNN_ROOT", str(root))
     use_this_environment_kernel()
-    parameters = profile_parameters(profile, notebook.stem, root)
     print(f"[{profile}] {notebook.stem}: executing with {parameters}", flush=True)
     artifacts_before = ArtifactCache(profile).count()
     start = time.perf_counter()
@@ -140,7 +238,7 @@ def execute_chapter(notebook: Path, profile: str, root: Path | None = None) -> d
     seconds = time.perf_counter() - start
     print(f"[{profile}] {notebook.stem}: {seconds:.1f} s, peak memory {memory.peak_bytes / 2**30:.2f} GiB",
           flush=True)
-    return {"chapter": notebook.stem, "seconds": round(seconds, 1),
+    return {"chapter": notebook.stem, "parameters": parameters, "seconds": round(seconds, 1),
             "peak_memory_gib": round(memory.peak_bytes / 2**30, 3),
             "new_artifacts": ArtifactCache(profile).count() - artifacts_before,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -196,15 +294,18 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def run(profile: str, selection: str = "all") -> dict[str, Any]:
-    """Execute the selected chapters and merge their records into ``run.json``."""
+def run(profile: str, selection: str = "all", overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check the parameters of the selected chapters, then execute them and merge their records
+    into ``run.json``."""
     root = project_root()
+    selected = select_chapters(selection, root)
+    parameters = {notebook: checked_parameters(notebook, profile, overrides, root) for notebook in selected}
     folder = run_folder(profile, root)
     record_path = folder / "run.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"chapters": {}}
     record.update(profile=profile, environment=environment_record())
-    for notebook in select_chapters(selection, root):
-        record["chapters"][notebook.stem] = execute_chapter(notebook, profile, root)
+    for notebook in selected:
+        record["chapters"][notebook.stem] = execute_chapter(notebook, parameters[notebook], root)
         folder.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2))
     return record
@@ -213,12 +314,14 @@ def run(profile: str, selection: str = "all") -> dict[str, Any]:
 def prepare(profile: str, out: Path, selection: str = "all") -> list[Path]:
     """Write the chapters with ``profile``'s parameters injected, not executed (for nbval)."""
     root = project_root()
+    selected = select_chapters(selection, root)
+    parameters = {notebook: checked_parameters(notebook, profile, root=root) for notebook in selected}
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for notebook in select_chapters(selection, root):
+    for notebook in selected:
         target = out / notebook.name
-        papermill.execute_notebook(str(notebook), str(target), parameters=profile_parameters(
-            profile, notebook.stem, root), prepare_only=True, kernel_name="python3", progress_bar=False)
+        papermill.execute_notebook(str(notebook), str(target), parameters=parameters[notebook], prepare_only=True,
+                                   kernel_name="python3", progress_bar=False)
         written.append(target)
     return written
 
@@ -340,20 +443,32 @@ def build(profile: str) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m helpers.book", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "build", "prepare"):
+    for name in ("run", "build", "prepare", "pack"):
         command = commands.add_parser(name)
         command.add_argument("--profile", choices=PROFILES, default="full")
-        if name != "build":
+        if name in ("run", "prepare"):
             command.add_argument("--chapters", default="all", help="'all' or e.g. '01,03'")
+        if name == "run":
+            command.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="overrides",
+                                 help="override a parameter of every selected chapter (VALUE read as YAML)")
         if name == "prepare":
             command.add_argument("--out", type=Path, required=True)
+        if name == "pack":
+            command.add_argument("--out", type=Path, help="the archive (default: _build/artifacts/...)")
+    fetch = commands.add_parser("fetch")
+    fetch.add_argument("source", help="an archive written by `pack`: a file or an http(s):// or file:// URL")
+    fetch.add_argument("--sha256", help="the archive's expected SHA-256")
     args = parser.parse_args(argv)
     if args.command == "run":
-        run(args.profile, args.chapters)
+        run(args.profile, args.chapters, parse_overrides(args.overrides))
     elif args.command == "build":
         build(args.profile)
-    else:
+    elif args.command == "prepare":
         prepare(args.profile, args.out, args.chapters)
+    elif args.command == "pack":
+        archive.pack(args.profile, args.out)
+    else:
+        archive.fetch(args.source, args.sha256)
 
 
 if __name__ == "__main__":
