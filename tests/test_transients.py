@@ -1,6 +1,5 @@
 """Known-answer tests of the transient-vs-bogus simulator."""
 
-
 import numpy as np
 import pytest
 
