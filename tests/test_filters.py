@@ -168,8 +168,11 @@ def test_class_count_gap_is_positive_exactly_for_the_right_count():
 
 def test_a_noisy_circle_has_one_class_and_its_change_is_judged_against_the_null_spread():
     core = filters.filter_space(noisy_circle_filters(300, 0.08, 4)[0]).points
-    effect = filters.class_count_effect(core, 1, max_landmarks=150, n_resamples=8)
-    assert effect.low > 0.2
+    gaps = filters.class_count_gaps(core, 1, max_landmarks=150, n_halves=8)
+    effect = filters.class_count_effect(gaps, len(core))
+    assert gaps.shape == (9,) and effect.estimate == gaps[0] and effect.low > 0.2
+    with pytest.raises(ValueError, match="at least 2 halves"):
+        filters.class_count_effect(gaps[:2], len(core))
     change = filters.change_against_null(0.6, 0.2, np.array([0.18, 0.2, 0.22]))
     assert change.estimate == pytest.approx(0.4) and change.se == pytest.approx(np.sqrt(2) * 0.02)
     with pytest.raises(ValueError, match="2 null draws"):

@@ -371,23 +371,31 @@ def class_count_gap(persistences: np.ndarray, n_classes: int, fraction: float = 
     return float(min(bars[n_classes - 1] - cut, cut - bars[n_classes]) / bars[0])
 
 
-def class_count_effect(core: np.ndarray, n_classes: int, max_landmarks: int = 400, n_resamples: int = 20,
-                       seed: int = 0, n_threads: int = -1) -> Effect:
-    """:func:`class_count_gap` of the H1 barcode of a density core (n, 8): the known-answer check
-    "this core has ``n_classes`` H1 classes", with a normal interval whose standard error comes
-    from ``n_resamples`` random halves of the core (landmarks and Rips recomputed on each; the
-    spread of a half-sample statistic around the whole-sample one estimates the whole sample's
-    standard error, and halves repeat no point, which Rips would see as a cluster)."""
+def class_count_gaps(core: np.ndarray, n_classes: int, max_landmarks: int = 400, n_halves: int = 20,
+                     seed: int = 0, n_threads: int = -1) -> np.ndarray:
+    """:func:`class_count_gap` of the H1 barcode of a density core (n, 8), then of ``n_halves``
+    random halves of it (landmarks and Rips recomputed on each; halves repeat no point, which Rips
+    would see as a cluster): shape (1 + n_halves,), the whole core first."""
     core = _dct_points(core)
 
     def gap(points: np.ndarray) -> float:
         return class_count_gap(h1_persistences(points[landmarks(points, max_landmarks)], n_threads), n_classes)
 
     rng = np.random.default_rng(seed)
-    estimate = gap(core)
-    halves = np.array([gap(core[rng.permutation(len(core))[: len(core) // 2]]) for _ in range(n_resamples)])
-    se = float(np.sqrt(np.mean((halves - estimate) ** 2)))
-    return normal_effect(estimate, se, len(core), f"normal, half-sampling ({n_resamples} halves)", digits=3)
+    halves = [gap(core[rng.permutation(len(core))[: len(core) // 2]]) for _ in range(n_halves)]
+    return np.array([gap(core), *halves])
+
+
+def class_count_effect(gaps: np.ndarray, n_points: int) -> Effect:
+    """The known-answer check "this core has that many H1 classes" as an effect: the whole core's
+    gap (``gaps[0]``, from :func:`class_count_gaps`) with a normal interval whose standard error
+    is the spread of the half-sample gaps around it (half-sampling estimates the whole sample's
+    standard error); ``n_points`` is the core's size."""
+    gaps = np.asarray(gaps, dtype=float)
+    if gaps.ndim != 1 or len(gaps) < 3:
+        raise ValueError(f"need the whole core's gap and at least 2 halves, got shape {gaps.shape}")
+    se = float(np.sqrt(np.mean((gaps[1:] - gaps[0]) ** 2)))
+    return normal_effect(float(gaps[0]), se, n_points, f"normal, half-sampling ({len(gaps) - 1} halves)", digits=3)
 
 
 def change_against_null(after: float, before: float, null: np.ndarray) -> Effect:

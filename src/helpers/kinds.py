@@ -48,6 +48,8 @@ KINDS: dict[str, Kind] = {
     "zoo-pretrained": Kind(("zoo",), True, "chapter 6's networks trained on the source task (weights)"),
     "zoo-fine-tuned": Kind(("zoo",), True, "chapter 6's fine-tuned accuracies on the target task"),
     "knn-density": Kind(("filters",), False, "k-nearest-neighbour densities of a point cloud"),
+    "class-count-gaps": Kind(("filters",), False, "how clearly a density core has a number of H1 classes, "
+                                                  "on the whole core and on random halves of it"),
     "layer-diagrams": Kind(("cifar_resnets", "activations", "topology"), False,
                            "Rips diagrams of the point clouds of a ResNet's layers"),
     "zoo-diagrams": Kind(("zoo", "betti"), False, "cubical diagrams of a zoo network's activation volumes"),
