@@ -32,7 +32,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +128,8 @@ def _check_samples(*samples: np.ndarray, minimum: int = 2) -> list[np.ndarray]:
         raise ValueError(f"need at least {minimum} pairs, got {len(arrays[0])}")
     for a in arrays:
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"samples contain NaN or infinite values at positions {np.flatnonzero(~np.isfinite(a)).tolist()}")
+            bad = np.flatnonzero(~np.isfinite(a)).tolist()
+            raise ValueError(f"samples contain NaN or infinite values at positions {bad}")
     return arrays
 
 
@@ -383,9 +384,9 @@ class ClaimBook:
         self.claims = [c for c in self.claims if c.name != claim.name] + [claim]
         return claim
 
-    def add(self, name: str, paper_value: str, effect: Effect, smallest_effect: float | None = None, direction: int = 1,
-            margin: float | None = None, our_value: str | None = None, control: Effect | str | None = None,
-            control_name: str = "control", invalid: str | None = None, note: str = "") -> Claim:
+    def add(self, name: str, paper_value: str, effect: Effect, smallest_effect: float | None = None,
+            direction: int = 1, margin: float | None = None, our_value: str | None = None,
+            control: Effect | str | None = None, control_name: str = "control", invalid: str | None = None, note: str = "") -> Claim:
         """Record a claim judged by :func:`judge` on ``effect`` (e.g. trained minus control);
         ``our_value`` describes the measurement (default: the effect); ``control`` is the
         control's own value, shown beside ours; ``invalid`` is the reason the experiment could not
@@ -395,17 +396,16 @@ class ClaimBook:
                                        our_value, control, control_name, invalid, note, "interval"))
 
     def add_parts(self, name: str, paper_value: str, parts: Mapping[str, Effect],
-                  smallest_effect: float | None = None, direction: int = 1, margin: float | None = None, our_value: str | None = None,
-                  control: Effect | str | None = None, control_name: str = "control", invalid: str | None = None,
-                  note: str = "") -> Claim:
+                  smallest_effect: float | None = None, direction: int = 1, margin: float | None = None,
+                  our_value: str | None = None, control: Effect | str | None = None, control_name: str = "control",
+                  invalid: str | None = None, note: str = "") -> Claim:
         """Record a claim that must hold in every part, judged by :func:`judge_parts`; the
         scorecard shows the weakest part's effect, and the largest detectable effect of any part."""
         verdict, weakest = judge_parts(parts, smallest_effect, direction, margin)
         shown = parts[weakest]
-        worst_detectable = max((p.detectable for p in parts.values()), default=float("nan"))
-        shown = Effect(shown.estimate, shown.low, shown.high, shown.n, f"{shown.method}; weakest of "
-                       f"{len(parts)} parts ({weakest})", shown.se, shown.df, worst_detectable, shown.pvalue,
-                       shown.scale, shown.unit, shown.digits)
+        detectable = [p.detectable for p in parts.values()]
+        shown = replace(shown, method=f"{shown.method}; weakest of {len(parts)} parts ({weakest})",
+                        detectable=max(detectable) if np.all(np.isfinite(detectable)) else float("nan"))
         if our_value is None:
             our_value = "; ".join(f"{part}: {e.format(e.estimate)}" for part, e in parts.items())
         return self._store(self._claim(name, paper_value, shown, verdict, smallest_effect, direction, margin,
@@ -430,7 +430,8 @@ class ClaimBook:
                      effect.format(effect.detectable, signed=False), effect.n, control or "", rule, invalid or "")
 
     def table(self) -> pd.DataFrame:
-        columns = ["name", "our_value", "effect", "smallest_effect", "detectable", "n", "control", "verdict"]
+        columns = ["name", "our_value", "effect", "smallest_effect", "detectable", "n", "control", "verdict",
+                   "untestable"]
         return pd.DataFrame([asdict(c) for c in self.claims])[columns]
 
     def verdict(self, name: str) -> str:
