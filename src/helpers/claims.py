@@ -386,7 +386,8 @@ class ClaimBook:
 
     def add(self, name: str, paper_value: str, effect: Effect, smallest_effect: float | None = None,
             direction: int = 1, margin: float | None = None, our_value: str | None = None,
-            control: Effect | str | None = None, control_name: str = "control", invalid: str | None = None, note: str = "") -> Claim:
+            control: Effect | str | None = None, control_name: str = "control", invalid: str | None = None,
+            note: str = "") -> Claim:
         """Record a claim judged by :func:`judge` on ``effect`` (e.g. trained minus control);
         ``our_value`` describes the measurement (default: the effect); ``control`` is the
         control's own value, shown beside ours; ``invalid`` is the reason the experiment could not
