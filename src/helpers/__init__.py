@@ -15,7 +15,8 @@ One module per concern:
   ``activations`` (point clouds of hidden layers, CKA), ``layer_comparison``, ``mapper``;
 * chapter 6 (P4): ``betti`` (Betti numbers of activation volumes, the decay score), ``zoo``
   (the model zoo), ``transferability`` (LogME, LEEP, H-score);
-* the book: ``claims`` (the scorecard's records and verdicts), ``plotting`` (figure style),
+* the book: ``claims`` (effects with intervals, the verdict rules, the scorecard's records),
+  ``plotting`` (figure style, table format), ``pages`` (which cells fold, checks of a built book),
   ``book`` (the runner that executes chapters and builds the book).
 """
 
