@@ -159,3 +159,19 @@ def test_a_bootstrap_over_too_few_units_gives_no_verdict():
     many = c.bootstrap_effect(np.mean, (rng.normal(1.0, 0.1, 30),), n_resamples=200)
     assert few.low > 0 and np.isnan(few.detectable) and c.judge(few, smallest_effect=0.5) == c.INCONCLUSIVE
     assert many.detectable > 0 and c.judge(many, smallest_effect=0.5) == c.REPRODUCED
+
+
+def test_trained_minus_control_pairs_by_position():
+    trained, control = np.array([0.60, 0.70, 0.65]), np.array([0.40, 0.45, 0.50])
+    effect, shown = c.trained_minus_control(trained, control)
+    reference = stats.ttest_rel(trained, control).confidence_interval(0.95)
+    assert effect.estimate == pytest.approx(0.2) and (effect.low, effect.high) == pytest.approx(
+        (reference.low, reference.high))
+    one_sample = stats.ttest_1samp(control, 0).confidence_interval(0.95)
+    assert shown.estimate == pytest.approx(0.45) and shown.low == pytest.approx(one_sample.low)
+    assert shown.method == "t over units"
+    # the control's value does not enter the effect when both move together
+    same, _ = c.trained_minus_control(control + 0.3, control)
+    assert (same.low, same.high) == pytest.approx((0.3, 0.3))
+    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+        c.trained_minus_control(trained, control[:2])

@@ -78,21 +78,6 @@ def test_matching_by_network_averages_each_networks_partners():
         lc.matching_by_network([identity, identity], ["a"])
 
 
-def test_trained_minus_control_pairs_by_position():
-    trained, control = np.array([0.60, 0.70, 0.65]), np.array([0.40, 0.45, 0.50])
-    effect, shown = lc.trained_minus_control(trained, control)
-    reference = stats.ttest_rel(trained, control).confidence_interval(0.95)
-    assert effect.estimate == pytest.approx(0.2) and (effect.low, effect.high) == pytest.approx(
-        (reference.low, reference.high))
-    one_sample = stats.ttest_1samp(control, 0).confidence_interval(0.95)
-    assert shown.estimate == pytest.approx(0.45) and shown.low == pytest.approx(one_sample.low)
-    assert shown.method == "t over units"
-    # the control's value does not enter the effect when both move together
-    same, _ = lc.trained_minus_control(control + 0.3, control)
-    assert (same.low, same.high) == pytest.approx((0.3, 0.3))
-    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
-        lc.trained_minus_control(trained, control[:2])
-
 
 def test_sensitivity_effect_correlates_steps_with_the_distance():
     rising = pd.DataFrame({"components removed": [0, 1, 2, 4, 0, 1, 2, 4],

@@ -230,8 +230,8 @@ def decay_tau(complexity: np.ndarray) -> tuple[float, float]:
 def decay_taus(curves: Sequence[np.ndarray]) -> np.ndarray:
     """Kendall tau of each complexity curve ``(L_i,)`` with its layer index, ``(n_curves,)``:
     negative where complexity falls with depth. Judge them across models with
-    :func:`helpers.layer_comparison.mean_effect` or, against untrained copies of the same models,
-    :func:`helpers.layer_comparison.trained_minus_control`."""
+    :func:`helpers.claims.mean_effect` or, against untrained copies of the same models,
+    :func:`helpers.claims.trained_minus_control`."""
     taus = np.array([decay_tau(np.asarray(curve))[0] for curve in curves])
     if len(taus) == 0 or np.any(np.isnan(taus)):
         raise ValueError(f"need at least one curve, each with at least two distinct values; curves "

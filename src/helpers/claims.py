@@ -154,6 +154,21 @@ def paired_effect(a: np.ndarray, b: np.ndarray, scale: float = 1.0, unit: str = 
     return Effect(mean, low, high, n, "paired t", se, df, detectable, pvalue, scale, unit, digits)
 
 
+def mean_effect(values: Sequence[float], scale: float = 1.0, unit: str = "", digits: int = 2) -> Effect:
+    """Mean of ``values`` (n,), n >= 2 (one per seed or model), with its one-sample t interval."""
+    values = np.asarray(values, dtype=np.float64)
+    return replace(paired_effect(values, np.zeros_like(values), scale, unit, digits), method="t over units")
+
+
+def trained_minus_control(trained: Sequence[float], control: Sequence[float], scale: float = 1.0, unit: str = "",
+                          digits: int = 2) -> tuple[Effect, Effect]:
+    """A statistic of trained networks against the same statistic of their controls (e.g. the
+    untrained networks of the same seeds), both (n,) in the same order, n >= 2: the judged effect
+    ``trained - control`` with its paired-t interval, and the control's mean with its t interval
+    (shown beside ours)."""
+    return paired_effect(trained, control, scale, unit, digits), mean_effect(control, scale, unit, digits)
+
+
 def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarray], n_resamples: int = 2000,
                      seed: int = 0, scale: float = 1.0, unit: str = "", digits: int = 2,
                      method: str = "bootstrap") -> Effect:

@@ -6,7 +6,7 @@ persistence distance, or 1 - CKA), symmetric with a zero diagonal. Two such matr
 compared through their off-diagonal entries: Spearman's rank correlation, with a Mantel
 permutation test (rows and columns of one matrix permuted together) for its significance.
 
-The claims of chapters 4 and 5 are about what training builds: :func:`trained_minus_control`
+The claims of chapters 4 and 5 are about what training builds: :func:`helpers.claims.trained_minus_control`
 turns one statistic per seed, of the trained networks and of their untrained initial networks,
 into the judged effect (trained minus untrained, paired by seed) and the control's own value;
 :func:`matching_by_network` gives the cross-seed matching share of each network, and
@@ -16,7 +16,7 @@ into the judged effect (trained minus untrained, paired by seed) and the control
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .activations import linear_cka, matching_share, remove_principal_components
-from .claims import Effect, correlation_effect, paired_effect
+from .claims import Effect, correlation_effect
 from .topology import diagram_distance, rips_diagrams
 
 
@@ -133,24 +133,6 @@ def matching_by_network(matrices: Sequence[np.ndarray], rows: Sequence[str], tol
     for matrix, name in zip(matrices, rows):
         shares.setdefault(name, []).append(matching_share(matrix, tolerance))
     return {name: float(np.mean(values)) for name, values in shares.items()}
-
-
-def mean_effect(values: Sequence[float], scale: float = 1.0, unit: str = "", digits: int = 2) -> Effect:
-    """Mean of ``values`` (n,), n >= 2 (one per seed or model), with its one-sample t interval."""
-    values = np.asarray(values, dtype=np.float64)
-    return replace(paired_effect(values, np.zeros_like(values), scale, unit, digits), method="t over units")
-
-
-def trained_minus_control(trained: Sequence[float], control: Sequence[float], scale: float = 1.0, unit: str = "",
-                          digits: int = 2) -> tuple[Effect, Effect]:
-    """A statistic of trained networks against the same statistic of their controls (e.g. the
-    untrained networks of the same seeds), both (n,) in the same order, n >= 2: the judged effect
-    ``trained - control`` with its paired-t interval, and the control's mean with its t interval
-    (shown beside ours)."""
-    trained, control = np.asarray(trained, dtype=np.float64), np.asarray(control, dtype=np.float64)
-    if trained.shape != control.shape:
-        raise ValueError(f"trained and control must pair up, got shapes {trained.shape} and {control.shape}")
-    return paired_effect(trained, control, scale, unit, digits), mean_effect(control, scale, unit, digits)
 
 
 def sensitivity_effect(table: pd.DataFrame, column: str = "persistence distance") -> Effect:
