@@ -210,6 +210,13 @@ def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy", sca
             unit: str = " pp", digits: int = 2) -> Effect:
     """Model ``a`` minus model ``b`` on ``metric``, paired by seed (one dataset and size), with its
     paired-t interval; printed times ``scale`` with ``unit`` (percentage points by default)."""
+    table = _by_seed(results, a, b, metric)
+    return paired_effect(table[a].to_numpy(), table[b].to_numpy(), scale=scale, unit=unit, digits=digits)
+
+
+def _by_seed(results: pd.DataFrame, a: str, b: str, metric: str) -> pd.DataFrame:
+    """``metric`` of models ``a`` and ``b`` with one row per seed, from results of one dataset and
+    training-set size."""
     groups = [column for column in ("dataset", "n_train") if column in results]
     if groups and len(results.groupby(groups)) > 1:
         raise ValueError(f"results hold several {' / '.join(groups)} groups: select one before comparing")
@@ -217,7 +224,7 @@ def compare(results: pd.DataFrame, a: str, b: str, metric: str = "accuracy", sca
     missing = [kind for kind in (a, b) if kind not in table.columns]
     if missing:
         raise ValueError(f"models {missing} are not in the results; have {sorted(table.columns)}")
-    return paired_effect(table[a].to_numpy(), table[b].to_numpy(), scale=scale, unit=unit, digits=digits)
+    return table
 
 
 # P1's own effects, the thresholds of interest of chapter 1's claims (accuracy as a fraction):
@@ -255,8 +262,7 @@ def gain_difference(small: pd.DataFrame, large: pd.DataFrame, a: str, b: str, me
     """How much more ``a`` gains over ``b`` with the training set of ``small`` than with that of
     ``large``: (a - b at small) minus (a - b at large), paired by seed, in percentage points."""
     def gains(results: pd.DataFrame) -> pd.Series:
-        compare(results, a, b, metric)  # checks one group and both models
-        table = results.pivot_table(index="seed", columns="model", values=metric)
+        table = _by_seed(results, a, b, metric)
         return table[a] - table[b]
 
     small_gain, large_gain = gains(small), gains(large)
