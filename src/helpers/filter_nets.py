@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from . import data as datasets
 from .cache import ArtifactCache
 from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Effect, correlation_effect, paired_effect
-from .filters import (CircleStatistics, FilterSpace, circle_statistics, core_statistics, density_core, density_k,
+from .filters import (PRESENT, CircleStatistics, FilterSpace, circle_statistics, core_statistics, density_core, density_k,
                       distance_to_primary_circle, filter_bank, filter_space, spatial_filters)
 from .train import Examples, TrainConfig, fit, predict_proba
 
@@ -357,17 +357,21 @@ def pooled_core(records: Sequence[dict[str, object]], layer: str, step: int | No
     return points[density_core(points, density_k(len(points), k_fraction), p)]
 
 
-def emergence_untestable(final_verdict: str) -> str | None:
+def emergence_untestable(final_verdict: str, last_presence: str = PRESENT) -> str | None:
     """Whether "the circle emerges in training" can be judged, given the verdict on the circle in
-    the trained filters against the null: only when that verdict is reproduced (there must be a
-    circle at the end for it to have emerged); otherwise the reason, so the emergence claim is
-    inconclusive rather than a stronger verdict than the one it rests on."""
+    the trained filters against the null and :func:`helpers.filters.circle_presence` at the last
+    checkpoint: only when that verdict is reproduced and the last checkpoint shows the circle
+    present (there must be a circle at the end for it to have emerged); otherwise the reason, so
+    the emergence claim is inconclusive rather than a stronger verdict than the one it rests on."""
     if final_verdict not in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE):
         raise ValueError(f"unknown verdict {final_verdict!r}")
-    if final_verdict == REPRODUCED:
-        return None
-    return (f"the circle in the trained filters is {final_verdict} against the random-filter null, so there is no "
-            "circle at the last checkpoint whose emergence could be judged")
+    if final_verdict != REPRODUCED:
+        return (f"the circle in the trained filters is {final_verdict} against the random-filter null, so there is "
+                "no circle at the last checkpoint whose emergence could be judged")
+    if last_presence != PRESENT:
+        return (f"the circle is {last_presence} at the last checkpoint although the best-validation weights show it: "
+                "the longest bar at this density is not stable across checkpoints, so its emergence is not judged")
+    return None
 
 
 def versus_controls(table: pd.DataFrame, condition: str, controls: Sequence[str]) -> dict[str, Effect]:
