@@ -145,3 +145,51 @@ def test_filters_that_did_not_move_cannot_show_what_training_builds():
     assert filter_nets.median_filter_change([moved], "conv1") == pytest.approx(2.0)
     assert filter_nets.not_trained_away([moved], "conv1", 1.0) is None
     assert "moved the median filter by 0.10" in filter_nets.not_trained_away([still], "conv1", 1.0)
+
+
+def test_shift_digits_are_framed_like_mnist():
+    images = np.ones((3, 1, 8, 8), dtype=np.float32)
+    framed = filter_nets.framed_like_mnist(images)
+    assert framed.shape == (3, 1, 28, 28)
+    assert framed[:, :, 4:24, 4:24].min() > 0.5 and framed[:, :, :4].max() == 0 and framed[:, :, :, 24:].max() == 0
+    with pytest.raises(ValueError, match="box=30"):
+        filter_nets.framed_like_mnist(images, box=30)
+
+
+def test_a_fixed_standard_first_layer_is_the_fixed_random_control():
+    assert filter_nets.NetworkSpec(n_train=100, seed=0, trainable_init=False).label == filter_nets.RANDOM_FIXED
+    assert filter_nets.NetworkSpec(n_train=100, seed=0).label == filter_nets.STANDARD
+
+
+def test_emergence_is_judged_only_when_the_circle_is_there_at_the_end():
+    assert filter_nets.emergence_untestable(REPRODUCED) is None
+    assert "not stable across checkpoints" in filter_nets.emergence_untestable(REPRODUCED, filters.ABSENT)
+    assert "inconclusive against the random-filter null" in filter_nets.emergence_untestable(INCONCLUSIVE)
+    assert "not reproduced" in filter_nets.emergence_untestable(NOT_REPRODUCED)
+    with pytest.raises(ValueError, match="unknown verdict"):
+        filter_nets.emergence_untestable("maybe")
+
+
+def test_an_initialisation_is_compared_with_every_control():
+    import pandas as pd
+    table = pd.DataFrame({"circle (fixed)": [0.8, 0.82, 0.85, 0.81], "standard": [0.6, 0.62, 0.61, 0.63],
+                          "random (fixed)": [0.8, 0.83, 0.84, 0.8]})
+    parts = filter_nets.versus_controls(table, "circle (fixed)", ["standard", "random (fixed)"])
+    assert set(parts) == {"minus standard", "minus random (fixed)"}
+    assert parts["minus standard"].estimate == pytest.approx(0.205) and parts["minus standard"].low > 0
+    assert parts["minus random (fixed)"].low < 0 < parts["minus random (fixed)"].high
+    with pytest.raises(ValueError, match="'klein"):
+        filter_nets.versus_controls(table, "klein (fixed)", ["standard"])
+
+
+def test_pooled_filters_keep_their_network_and_index():
+    rng = np.random.default_rng(0)
+    records = [{"weights": {"conv1": rng.normal(size=(10, 1, 3, 3))}, "checkpoints": {}} for _ in range(2)]
+    space = filter_nets.pooled_space(records, "conv1", drop_fraction=0.2)
+    assert space.origin.shape == (16, 2) and sorted(set(space.origin[:, 0])) == [0, 1]
+    first = space.origin[0]
+    expected = filters.filter_space(records[first[0]]["weights"]["conv1"][:, 0], 0.2).points[0]
+    np.testing.assert_allclose(space.points[0], expected)
+    assert np.all(np.isin(space.origin[:, 1], np.arange(10)))
+    core = filter_nets.pooled_core(records, "conv1", None, 0.2, 50, 0.2)
+    assert core.shape == (8, 8)

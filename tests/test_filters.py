@@ -123,7 +123,8 @@ def test_noisy_circle_gives_one_dominant_bar_and_recovers_the_angles():
 
 
 def test_random_filters_have_no_dominant_bar_and_the_verdicts_say_so():
-    null = filters.null_top_persistence(300, n_draws=4, seed=10, k=10, p=80, max_landmarks=200)
+    null = filters.null_top_persistence(300, n_draws=4, seed=10, k_fraction=10 / 270, p=80, max_landmarks=200,
+                                        n_threads=1)
     random_stats = filters.circle_statistics(filters.filter_space(filters.random_filters(300, 99)).points,
                                              k=10, p=80, max_landmarks=200)
     assert random_stats.dominance < 2 and random_stats.share_near_circle < 0.2
@@ -177,3 +178,65 @@ def test_a_noisy_circle_has_one_class_and_its_change_is_judged_against_the_null_
     assert change.estimate == pytest.approx(0.4) and change.se == pytest.approx(np.sqrt(2) * 0.02)
     with pytest.raises(ValueError, match="2 null draws"):
         filters.change_against_null(0.6, 0.2, np.array([0.2]))
+
+
+def test_euclidean_and_d_norm_coordinates_agree_on_the_primary_circle():
+    patches = np.random.default_rng(5).normal(size=(30, 3, 3))
+    euclidean = filters.euclidean_coordinates(patches)
+    centred = patches - patches.mean(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(np.linalg.norm(euclidean, axis=1), np.linalg.norm(centred, axis=(1, 2)), rtol=1e-10)
+    np.testing.assert_allclose(euclidean[:, :2], filters.dct_coordinates(patches)[:, :2], atol=1e-12)
+    bank = filters.circle_filter_bank(12)
+    for norm in filters.NORMALISATIONS:
+        space = filters.filter_space(bank, 0.0, norm)
+        assert space.norm == norm
+        np.testing.assert_allclose(np.linalg.norm(space.points, axis=1), 1.0)
+        np.testing.assert_allclose(filters.distance_to_primary_circle(space.points), 0.0, atol=1e-7)
+    # i.i.d. weights: the e1/e2 plane holds 2/8 of the Euclidean energy, far less under the D-norm
+    energy = {norm: np.mean(np.sum(filters.filter_space(filters.random_filters(4000, 0), 0.0, norm).points[:, :2] ** 2,
+                                   axis=1)) for norm in filters.NORMALISATIONS}
+    assert energy["euclidean"] == pytest.approx(0.25, abs=0.02) and energy["d-norm"] < 0.15
+    with pytest.raises(ValueError, match="unknown normalisation 'l1'"):
+        filters.filter_space(bank, 0.0, "l1")
+
+
+def test_density_k_is_a_fraction_of_the_points():
+    assert filters.density_k(50_000, 0.006) == 300
+    assert filters.density_k(100, 0.006) == 1 and filters.density_k(10, 0.9) == 9
+    with pytest.raises(ValueError, match="k fraction=1.5"):
+        filters.density_k(100, 1.5)
+
+
+def test_circular_coordinates_recover_the_angle_of_a_noisy_circle():
+    rng = np.random.default_rng(7)
+    angles = rng.uniform(0, 2 * np.pi, 150)
+    points = np.zeros((150, 8))
+    points[:, 0], points[:, 1] = np.cos(angles), np.sin(angles)
+    points += 0.1 * rng.normal(size=points.shape)
+    coordinates, bar = filters.circular_coordinates(points)
+    assert coordinates.shape == (150,) and bar > 0.8
+    assert filters.circular_agreement(coordinates, angles) > 0.9
+    # up to a rotation and a reflection
+    assert filters.circular_agreement(-angles + 1.0, angles) == pytest.approx(1.0)
+    null = filters.agreement_null(coordinates, angles, 50, seed=0)
+    assert null.max() < 0.35
+    with pytest.raises(ValueError, match="no H1 class"):
+        filters.circular_coordinates(np.column_stack([np.arange(10.0), np.zeros(10)]))
+
+
+def test_the_dominant_class_of_noisy_circle_filters_is_the_primary_circle():
+    bank, _ = noisy_circle_filters(200, noise=0.1, seed=8)
+    core = filters.filter_space(bank, 0.0).points
+    result = filters.dominant_circle_agreement(core, max_landmarks=120, n_permutations=50)
+    assert result.agreement > 0.9 and result.agreement > result.null.max() + 0.5
+    random_core = filters.filter_space(filters.random_filters(200, 3), 0.0).points
+    assert filters.dominant_circle_agreement(random_core, 120, 50).agreement < 0.6
+
+
+def test_sensitivity_grid_sees_a_circle_that_random_filters_lack():
+    bank, _ = noisy_circle_filters(200, noise=0.1, seed=9)
+    grid = filters.sensitivity_grid(bank, n_null=2, seed=0, norms=filters.NORMALISATIONS, k_fractions=[0.05],
+                                    ps=[50, 100], max_landmarks=100, drop_fraction=0.0, n_threads=1)
+    assert len(grid) == 4 and set(grid.norm) == set(filters.NORMALISATIONS)
+    assert (grid.k == 10).all() and (grid.excess > 0.3).all()
+    np.testing.assert_allclose(grid.excess, grid.top - grid.null_max)

@@ -20,13 +20,16 @@ from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
-from .claims import Effect, correlation_effect
-from .filters import (CircleStatistics, FilterSpace, circle_statistics, distance_to_primary_circle, filter_bank,
-                      filter_space, spatial_filters)
+from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Effect, correlation_effect, paired_effect
+from .filters import (PRESENT, CircleStatistics, FilterSpace, circle_statistics, core_statistics, density_core, density_k,
+                      distance_to_primary_circle, filter_bank, filter_space, spatial_filters)
 from .train import Examples, TrainConfig, fit, predict_proba
 
 INITIALISATIONS = ("standard", "circle", "klein")
+STANDARD, RANDOM_FIXED = "standard", "random (fixed)"
 IMAGE_SIZE = 28
+#: MNIST's digits fill a 20x20 box centred in the 28x28 frame; a shift set is framed the same way.
+DIGIT_BOX = 20
 #: Options passed to :func:`helpers.data.load` for each data set this chapter trains on.
 DATASET_OPTIONS = {"cifar10": {"grayscale": True}}
 CONV_LAYERS = ("conv1", "conv2")
@@ -96,6 +99,18 @@ def _examples(dataset: datasets.Dataset) -> Examples:
     return Examples(np.ascontiguousarray(images, dtype=np.float32), None, dataset.labels)
 
 
+def framed_like_mnist(images: np.ndarray, box: int = DIGIT_BOX, size: int = IMAGE_SIZE) -> np.ndarray:
+    """``(N, C, size, size)`` float32: ``images`` (N, C, H, W) resized to ``box`` x ``box`` and
+    centred on a zero background, as MNIST's digits sit in a 20x20 box of the 28x28 frame."""
+    if not 0 < box <= size:
+        raise ValueError(f"box={box}: expected 0 < box <= size ({size})")
+    resized = datasets.resize_images(np.asarray(images, dtype=np.float32), box)
+    margin = (size - box) // 2
+    framed = np.zeros((*resized.shape[:2], size, size), dtype=np.float32)
+    framed[..., margin:margin + box, margin:margin + box] = resized
+    return framed
+
+
 def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | None, shift: str | None = None,
                  seed: int = 0) -> FilterTask:
     """Load ``dataset`` (``mnist``, ``cifar10`` in grayscale, ``digits``, ...) resized to 28x28.
@@ -103,7 +118,8 @@ def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | Non
     The training split (a stratified subsample of ``n_pool + n_val`` when ``n_pool`` is given) is
     split stratified into ``val`` (``n_val`` images) and the ``pool``; ``test`` is a stratified
     subsample of ``n_test`` of the test split (all when None); ``shift`` names a data set whose
-    train and test splits together, resized to 28x28, form the domain-shift set.
+    train and test splits together, framed like MNIST (:func:`framed_like_mnist`), form the
+    domain-shift set.
     """
     options = DATASET_OPTIONS.get(dataset, {})
     n_train_split = None if n_pool is None else n_pool + n_val
@@ -118,11 +134,13 @@ def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | Non
     shift_examples = None
     if shift is not None:
         parts = [datasets.load(shift, split) for split in ("train", "test")]
-        shift_examples = Examples(np.concatenate([_examples(p).images for p in parts]), None,
+        shift_examples = Examples(np.concatenate([framed_like_mnist(p.images) for p in parts]), None,
                                   np.concatenate([p.labels for p in parts]))
-        sources["shift"] = " + ".join(p.source for p in parts) + f"; resized to {IMAGE_SIZE}x{IMAGE_SIZE}"
+        sources["shift"] = (" + ".join(p.source for p in parts)
+                            + f"; resized to {DIGIT_BOX}x{DIGIT_BOX} and centred in {IMAGE_SIZE}x{IMAGE_SIZE}, like MNIST")
     description = {"dataset": dataset, "n_pool": n_pool, "n_val": n_val, "n_test": n_test, "shift": shift,
-                   "seed": seed, "options": options, "image_size": IMAGE_SIZE}
+                   "seed": seed, "options": options, "image_size": IMAGE_SIZE,
+                   "shift_box": DIGIT_BOX}
     return FilterTask(dataset, everything.subset(pool_index), everything.subset(val_index), _examples(test),
                       shift_examples, sources, description)
 
@@ -153,9 +171,10 @@ class NetworkSpec:
 
     @property
     def label(self) -> str:
-        """E.g. ``"circle (fixed)"`` or ``"standard"``."""
+        """E.g. ``"circle (fixed)"``, ``"standard"`` or ``"random (fixed)"`` (the default
+        initialisation frozen: the control for freezing a first layer)."""
         if self.init == "standard":
-            return "standard"
+            return STANDARD if self.trainable_init else RANDOM_FIXED
         return f"{self.init} ({'trainable' if self.trainable_init else 'fixed'})"
 
 
@@ -256,18 +275,21 @@ def not_trained_away(records: Sequence[dict[str, object]], layer: str, minimum: 
 
 
 def pooled_space(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
-                 drop_fraction: float = 0.1) -> FilterSpace:
+                 drop_fraction: float = 0.1, norm: str = "euclidean") -> FilterSpace:
     """The filter space of ``layer`` pooled over several networks (each network's filters are
-    normalised on their own, then put together)."""
-    spaces = [filter_space(layer_filters(r, layer, step), drop_fraction) for r in records]
+    normalised on their own by ``norm``, then put together); ``origin`` holds each point's
+    network (its position in ``records``) and filter index (spatial filter of that layer)."""
+    spaces = [filter_space(layer_filters(r, layer, step), drop_fraction, norm) for r in records]
+    origin = np.concatenate([np.column_stack([np.full(s.kept.sum(), network), np.flatnonzero(s.kept)])
+                             for network, s in enumerate(spaces)]).astype(np.int64)
     return FilterSpace(np.concatenate([s.points for s in spaces]), np.concatenate([s.kept for s in spaces]),
-                       np.concatenate([s.contrast for s in spaces]))
+                       np.concatenate([s.contrast for s in spaces]), norm, origin)
 
 
 def _circle_row(filters: np.ndarray, prefix: str, k: int, p: float, max_landmarks: int, radius: float,
-                drop_fraction: float) -> dict[str, float]:
-    space = filter_space(filters, drop_fraction)
-    stats = circle_statistics(space.points, min(k, len(space) - 1), p, max_landmarks, radius)
+                drop_fraction: float, norm: str, n_threads: int) -> dict[str, float]:
+    space = filter_space(filters, drop_fraction, norm)
+    stats = circle_statistics(space.points, min(k, len(space) - 1), p, max_landmarks, radius, n_threads)
     return {f"{prefix}top": stats.top, f"{prefix}dominance": stats.dominance,
             f"{prefix}near_circle": stats.share_near_circle,
             f"{prefix}mean_distance": float(np.mean(distance_to_primary_circle(space.points)))}
@@ -275,13 +297,14 @@ def _circle_row(filters: np.ndarray, prefix: str, k: int, p: float, max_landmark
 
 def network_table(specs: Sequence[NetworkSpec], records: Sequence[dict[str, object]], k: int = 8, p: float = 50.0,
                   max_landmarks: int = 150, radius: float = 0.5, drop_fraction: float = 0.1,
-                  steps: Sequence[int | None] = (None,)) -> pd.DataFrame:
+                  steps: Sequence[int | None] = (None,), norm: str = "euclidean", n_threads: int = -1) -> pd.DataFrame:
     """One row per network and step (``None``: after training): its settings, accuracies
     (``test_accuracy``; at the end also ``train_accuracy``, ``gap`` = train minus test and
     ``shift_accuracy``) and, for each layer, the circle statistics of its own filters
     (``conv1_top``, ``conv1_dominance``, ``conv1_near_circle``, ``conv1_mean_distance``: mean
     distance of all kept filters to the primary circle, ``conv2_...``) with density
-    core ``X(k, p)`` (``k`` capped below the number of filters), ``max_landmarks`` and ``radius``."""
+    core ``X(k, p)`` (``k`` capped below the number of filters), ``max_landmarks`` and ``radius``,
+    filters normalised by ``norm``."""
     rows = []
     for network, (spec, record) in enumerate(zip(specs, records)):
         for step in steps:
@@ -295,7 +318,7 @@ def network_table(specs: Sequence[NetworkSpec], records: Sequence[dict[str, obje
                 row["test_accuracy"] = record["checkpoints"][step]["test_accuracy"]
             for layer in CONV_LAYERS:
                 row.update(_circle_row(layer_filters(record, layer, step), f"{layer}_", k, p, max_landmarks, radius,
-                                       drop_fraction))
+                                       drop_fraction, norm, n_threads))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -316,13 +339,49 @@ def steps_to_reach(steps: Sequence[int], accuracies: Sequence[float], target: fl
     return float(s0 + (target - a0) / (a1 - a0) * (s1 - s0))
 
 
-def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: int | None = None, k: int = 300,
-                      p: float = 30.0, max_landmarks: int = 400, radius: float = 0.5,
-                      drop_fraction: float = 0.1) -> CircleStatistics:
-    """:func:`helpers.filters.circle_statistics` of the :func:`pooled_space` of ``layer`` at
-    ``step``, with density core ``X(k, p)`` (``k`` capped below the number of points)."""
-    points = pooled_space(records, layer, step, drop_fraction).points
-    return circle_statistics(points, min(k, len(points) - 1), p, max_landmarks, radius)
+def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
+                      k_fraction: float = 0.006, p: float = 30.0, max_landmarks: int = 400, radius: float = 0.5,
+                      drop_fraction: float = 0.1, norm: str = "euclidean", n_threads: int = -1) -> CircleStatistics:
+    """:func:`helpers.filters.core_statistics` of the :func:`pooled_space` of ``layer`` at
+    ``step``, with density core ``X(k, p)``, ``k`` the fraction ``k_fraction`` of the points."""
+    points = pooled_space(records, layer, step, drop_fraction, norm).points
+    return core_statistics(points, k_fraction, p, max_landmarks, radius, n_threads)
+
+
+def pooled_core(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
+                k_fraction: float = 0.006, p: float = 30.0, drop_fraction: float = 0.1,
+                norm: str = "euclidean") -> np.ndarray:
+    """``(m, 8)`` the density core ``X(k, p)`` of the :func:`pooled_space` of ``layer`` at
+    ``step``, ``k`` the fraction ``k_fraction`` of the points."""
+    points = pooled_space(records, layer, step, drop_fraction, norm).points
+    return points[density_core(points, density_k(len(points), k_fraction), p)]
+
+
+def emergence_untestable(final_verdict: str, last_presence: str = PRESENT) -> str | None:
+    """Whether "the circle emerges in training" can be judged, given the verdict on the circle in
+    the trained filters against the null and :func:`helpers.filters.circle_presence` at the last
+    checkpoint: only when that verdict is reproduced and the last checkpoint shows the circle
+    present (there must be a circle at the end for it to have emerged); otherwise the reason, so
+    the emergence claim is inconclusive rather than a stronger verdict than the one it rests on."""
+    if final_verdict not in (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE):
+        raise ValueError(f"unknown verdict {final_verdict!r}")
+    if final_verdict != REPRODUCED:
+        return (f"the circle in the trained filters is {final_verdict} against the random-filter null, so there is "
+                "no circle at the last checkpoint whose emergence could be judged")
+    if last_presence != PRESENT:
+        return (f"the circle is {last_presence} at the last checkpoint although the best-validation weights show it: "
+                "the longest bar at this density is not stable across checkpoints, so its emergence is not judged")
+    return None
+
+
+def versus_controls(table: pd.DataFrame, condition: str, controls: Sequence[str]) -> dict[str, Effect]:
+    """Paired differences (percentage points) of ``condition`` minus each of ``controls``:
+    ``table`` has one row per seed and one column per condition (accuracies as fractions)."""
+    missing = [c for c in (condition, *controls) if c not in table]
+    if missing:
+        raise ValueError(f"conditions {missing} are not in the table; have {list(table.columns)}")
+    return {f"minus {control}": paired_effect(table[condition].to_numpy(), table[control].to_numpy(), scale=100,
+                                              unit=" pp", digits=1) for control in controls}
 
 
 P3_TRANSFER_GAIN = 0.22 - 0.10

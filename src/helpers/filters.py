@@ -3,15 +3,21 @@
 The method of Carlsson et al. (2008) for 3x3 patches of natural images, applied by Carlsson &
 Brüel Gabrielsson (2019) to the spatial filters of CNNs:
 
-1. a 3x3 filter (or patch) is mean-centred and divided by its D-norm ``sqrt(x^T D x)``, ``D`` the
-   graph Laplacian of the 4-connected 3x3 grid (the sum of squared differences of neighbouring
-   pixels); filters of low D-norm ("low contrast", e.g. dead filters) are dropped first;
-2. it is written in the 8 DCT basis vectors ``e1 ... e8`` (each of D-norm 1): the coordinates
-   form a unit vector of R^8 (a point of S^7) whose Euclidean length is the D-norm;
+1. a 3x3 filter (or patch) is mean-centred and divided by a norm (:data:`NORMALISATIONS`): the
+   D-norm ``sqrt(x^T D x)`` of Carlsson et al., ``D`` the graph Laplacian of the 4-connected 3x3
+   grid (the sum of squared differences of neighbouring pixels), which is right for image patches;
+   or the Euclidean norm, the geometry of the weights themselves (the default for filters);
+   filters of lowest norm ("low contrast", e.g. dead filters) are dropped first;
+2. it is written in the 8 DCT basis vectors ``e1 ... e8``: with the D-norm in the basis itself
+   (each vector of D-norm 1), with the Euclidean norm in the same vectors scaled to Euclidean
+   length 1 (``e1`` and ``e2`` already have it, so the primary circle is the same set of filters
+   in both geometries); either way a filter becomes a unit vector of R^8 (a point of S^7);
 3. ``rho_k(x)``, the distance to the k-th nearest neighbour, estimates density; ``X(k, p)`` keeps
-   the ``p`` per cent of points with the smallest ``rho_k``;
+   the ``p`` per cent of points with the smallest ``rho_k``; for clouds of different sizes ``k``
+   is a fraction of the number of points (:func:`density_k`; Carlsson et al.: 300 of 50,000);
 4. Vietoris-Rips persistence of what remains (:func:`helpers.topology.rips_diagrams`), on
-   max-min landmarks when there are many points.
+   max-min landmarks when there are many points; circular coordinates of the longest H1 class
+   from ripser's cocycles (:func:`circular_coordinates`) say where each point sits on that circle.
 
 Linear patches ``x cos t + y sin t`` lie exactly in the span of ``e1`` and ``e2``: the unit circle
 of that plane is the *primary circle* of rotating edges; a point's position on it is the angle
@@ -28,7 +34,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+import ripser
 from gudhi.subsampling import choose_n_farthest_points
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import lsqr
 from sklearn.neighbors import NearestNeighbors
 
 from .claims import Effect, normal_effect
@@ -100,6 +110,16 @@ def dct_coordinates(patches: np.ndarray) -> np.ndarray:
     return centred @ basis.T / np.sum(basis**2, axis=1)
 
 
+def euclidean_coordinates(patches: np.ndarray) -> np.ndarray:
+    """``(n, 8)`` coordinates of the mean-centred patches in the DCT basis scaled to Euclidean
+    length 1 (an orthonormal basis of the centred patches): the Euclidean length of the result is
+    the Euclidean norm of the centred patch; coordinates 1 and 2 equal :func:`dct_coordinates`'."""
+    rows = _as_patch_rows(patches)
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    basis = DCT_BASIS.reshape(N_COORDINATES, -1)
+    return centred @ (basis / np.linalg.norm(basis, axis=1, keepdims=True)).T
+
+
 def patches_from_dct(coordinates: np.ndarray) -> np.ndarray:
     """``(n, 3, 3)`` centred patches with the given ``(n, 8)`` DCT coordinates (the inverse)."""
     coordinates = np.asarray(coordinates, dtype=np.float64)
@@ -110,30 +130,42 @@ def patches_from_dct(coordinates: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FilterSpace:
-    """Normalised filters: ``points`` (m, 8) unit vectors (DCT coordinates of the kept filters,
-    D-norm 1); ``kept`` (n,) bool, which input filters were kept; ``contrast`` (n,) their D-norms
-    before normalisation (units of the weights)."""
+    """Normalised filters: ``points`` (m, 8) unit vectors (coordinates of the kept filters, see
+    :func:`filter_space`); ``kept`` (n,) bool, which input filters were kept; ``contrast`` (n,)
+    their norms before normalisation (units of the weights); ``norm`` the normalisation used;
+    ``origin`` (m, 2) int, for pooled spaces the network and the filter index of each point."""
 
     points: np.ndarray
     kept: np.ndarray
     contrast: np.ndarray
+    norm: str = "euclidean"
+    origin: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.points)
 
 
-def filter_space(filters: np.ndarray, drop_fraction: float = 0.1) -> FilterSpace:
-    """Mean-centre ``filters`` (n, 3, 3), drop the ``drop_fraction`` of lowest D-norm (and any of
-    D-norm zero), divide by the D-norm and express in DCT coordinates."""
+#: Normalisations of a centred filter: by its Euclidean norm (coordinates in the orthonormal DCT
+#: basis, :func:`euclidean_coordinates`) or by its D-norm (Carlsson et al.'s, :func:`dct_coordinates`).
+NORMALISATIONS = ("euclidean", "d-norm")
+
+
+def filter_space(filters: np.ndarray, drop_fraction: float = 0.1, norm: str = "euclidean") -> FilterSpace:
+    """Mean-centre ``filters`` (n, 3, 3), drop the ``drop_fraction`` of lowest ``norm`` (one of
+    :data:`NORMALISATIONS`; also any of norm zero), divide by that norm and express in the DCT
+    basis (orthonormal for ``"euclidean"``, of D-norm 1 for ``"d-norm"``)."""
     if not 0.0 <= drop_fraction < 1.0:
         raise ValueError(f"drop_fraction={drop_fraction!r}: expected a fraction in [0, 1)")
-    contrast = d_norm(filters)
-    if len(contrast) == 0:
+    if norm not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {norm!r}; expected one of {NORMALISATIONS}")
+    rows = _as_patch_rows(filters)
+    if len(rows) == 0:
         raise ValueError("no filters given")
+    coordinates = dct_coordinates(rows) if norm == "d-norm" else euclidean_coordinates(rows)
+    contrast = np.linalg.norm(coordinates, axis=1)
     threshold = np.quantile(contrast, drop_fraction) if drop_fraction > 0 else 0.0
     kept = (contrast >= threshold) & (contrast > 1e-12 * max(contrast.max(), 1e-300))
-    coordinates = dct_coordinates(_as_patch_rows(filters)[kept])
-    return FilterSpace(coordinates / contrast[kept, None], kept, contrast)
+    return FilterSpace(coordinates[kept] / contrast[kept, None], kept, contrast, norm)
 
 
 def spatial_filters(weight: np.ndarray) -> np.ndarray:
@@ -146,6 +178,16 @@ def spatial_filters(weight: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- density filtration
+
+def density_k(n_points: int, fraction: float) -> int:
+    """The density parameter ``k`` for a cloud of ``n_points``: ``fraction`` of the points
+    (Carlsson et al.'s 300 of 50,000 is 0.006), rounded, at least 1 and below ``n_points``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"k fraction={fraction!r}: expected a fraction of the points in (0, 1)")
+    if n_points < 2:
+        raise ValueError(f"n_points={n_points}: a density needs at least 2 points")
+    return int(min(n_points - 1, max(1, round(fraction * n_points))))
+
 
 def knn_densities(points: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
     """``{k: rho_k}`` for each ``k`` of ``ks``: ``rho_k`` (n,) is the Euclidean distance of each
@@ -328,14 +370,133 @@ def random_filters(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(int(n), PATCH_SIZE, PATCH_SIZE))
 
 
-def null_top_persistence(n_filters: int, n_draws: int, seed: int, k: int | None = None, p: float = 100.0,
-                         max_landmarks: int = 400, drop_fraction: float = 0.1) -> np.ndarray:
-    """``(n_draws,)`` longest H1 bar of :func:`circle_statistics` on ``n_filters`` random filters
+def core_statistics(points: np.ndarray, k_fraction: float | None, p: float, max_landmarks: int = 400,
+                    radius: float = 0.5, n_threads: int = -1) -> CircleStatistics:
+    """:func:`circle_statistics` of ``X(k, p)`` with ``k`` the fraction ``k_fraction`` of the
+    points (:func:`density_k`); all points when ``k_fraction`` is None."""
+    k = None if k_fraction is None else density_k(len(points), k_fraction)
+    return circle_statistics(points, k, p, max_landmarks, radius, n_threads)
+
+
+def null_top_persistence(n_filters: int, n_draws: int, seed: int, k_fraction: float | None = None,
+                         p: float = 100.0, max_landmarks: int = 400, drop_fraction: float = 0.1,
+                         norm: str = "euclidean", n_threads: int = -1) -> np.ndarray:
+    """``(n_draws,)`` longest H1 bar of :func:`core_statistics` on ``n_filters`` random filters
     (:func:`random_filters`, seeds ``seed, seed + 1, ...``) through the same pipeline: what
     "a dominant bar" has to beat."""
-    tops = [circle_statistics(filter_space(random_filters(n_filters, seed + draw), drop_fraction).points,
-                              k, p, max_landmarks).top for draw in range(int(n_draws))]
+    tops = [core_statistics(filter_space(random_filters(n_filters, seed + draw), drop_fraction, norm).points,
+                            k_fraction, p, max_landmarks, n_threads=n_threads).top for draw in range(int(n_draws))]
     return np.asarray(tops)
+
+
+def sensitivity_grid(filters: np.ndarray, n_null: int, seed: int, norms: Sequence[str],
+                     k_fractions: Sequence[float], ps: Sequence[float], max_landmarks: int = 400,
+                     drop_fraction: float = 0.1, n_threads: int = -1) -> pd.DataFrame:
+    """How the answer depends on the method: for each normalisation x k fraction x p, the
+    longest H1 bar of ``X(k, p)`` of ``filters`` (n, 3, 3) (e.g. pooled trained filters), the
+    mean and largest of ``n_null`` random-filter draws of the same size through the same
+    pipeline, and ``excess`` = longest minus the null's largest (positive: beyond every draw).
+    One row per cell (columns ``norm, k_fraction, k, p, points, top, second, null_mean, null_max,
+    excess``)."""
+    if n_null < 1:
+        raise ValueError(f"n_null={n_null}: the grid needs at least one null draw")
+    nulls = [random_filters(len(filters), seed + draw) for draw in range(int(n_null))]
+    rows = []
+    for norm in norms:
+        points = filter_space(filters, drop_fraction, norm).points
+        null_points = [filter_space(null, drop_fraction, norm).points for null in nulls]
+        for fraction in k_fractions:
+            for p in ps:
+                stats = core_statistics(points, fraction, p, max_landmarks, n_threads=n_threads)
+                null_tops = np.array([core_statistics(q, fraction, p, max_landmarks, n_threads=n_threads).top
+                                      for q in null_points])
+                rows.append({"norm": norm, "k_fraction": fraction, "k": density_k(len(points), fraction), "p": p,
+                             "points": stats.n_points, "top": stats.top, "second": stats.second,
+                             "null_mean": float(null_tops.mean()), "null_max": float(null_tops.max()),
+                             "excess": stats.top - float(null_tops.max())})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- circular coordinates
+
+def circular_coordinates(points: np.ndarray, coefficient: int = 47, fraction: float = 0.5) -> tuple[np.ndarray, float]:
+    """Circular coordinates (de Silva, Morozov & Vejdemo-Johansson 2011) of the longest H1 class
+    of the Rips filtration of ``points`` (n, d): angles ``(n,)`` in [0, 2 pi) that go once round
+    that circle, and the class's bar length.
+
+    ripser.py computes the class's cocycle with coefficients in Z/``coefficient`` (a prime, large
+    enough that the lift to integers in (-p/2, p/2] is a cocycle); at the scale ``birth +
+    fraction * (death - birth)`` the integer cocycle ``z`` on the edges shorter than it is smoothed
+    to its harmonic representative ``z - delta f`` (least squares, scipy's lsqr) and the
+    coordinate of a point is ``2 pi f mod 2 pi``. The orientation and the origin are arbitrary;
+    points not joined to the circle at that scale get ``f = 0``."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or len(points) < 3:
+        raise ValueError(f"points must be an (n, d) array with n >= 3, got shape {points.shape}")
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction={fraction!r}: expected a share of the bar in (0, 1)")
+    result = ripser.ripser(points, maxdim=1, coeff=int(coefficient), do_cocycles=True)
+    bars = result["dgms"][1]
+    if len(bars) == 0:
+        raise ValueError("the points have no H1 class, so no circular coordinates")
+    longest = int(np.argmax(bars[:, 1] - bars[:, 0]))
+    birth, death = bars[longest]
+    scale = birth + fraction * (death - birth)
+    distances = result["dperm2all"]
+    i, j = np.nonzero(np.triu(distances < scale, 1))
+    cocycle = np.asarray(result["cocycles"][1][longest], dtype=np.int64)
+    lifted = np.where(cocycle[:, 2] > coefficient // 2, cocycle[:, 2] - coefficient, cocycle[:, 2])
+    values = {}
+    for a, b, value in zip(cocycle[:, 0], cocycle[:, 1], lifted):
+        values[(a, b)], values[(b, a)] = value, -value
+    z = np.array([values.get((a, b), 0) for a, b in zip(i, j)], dtype=np.float64)
+    rows = np.repeat(np.arange(len(i)), 2)
+    delta = coo_matrix((np.tile([-1.0, 1.0], len(i)), (rows, np.column_stack([i, j]).ravel())),
+                       shape=(len(i), len(points))).tocsr()
+    f = lsqr(delta, z, atol=1e-10, btol=1e-10)[0]
+    return np.mod(2 * np.pi * f, 2 * np.pi), float(death - birth)
+
+
+def circular_agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """How well two sets of angles (n,) agree up to a rotation and a reflection: the largest of
+    ``|mean exp(i (a - s b))|`` over ``s = +1, -1``; 1 when ``a = +/- b + c``, about
+    ``sqrt(pi / (4 n))`` for unrelated angles. The statistic of :func:`agreement_null`."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"expected two 1-D arrays of at least 2 equal-length angles, got {a.shape}, {b.shape}")
+    return float(max(abs(np.mean(np.exp(1j * (a - s * b)))) for s in (1, -1)))
+
+
+def agreement_null(a: np.ndarray, b: np.ndarray, n_permutations: int, seed: int) -> np.ndarray:
+    """``(n_permutations,)`` :func:`circular_agreement` of ``a`` with shuffled ``b``: its value
+    when the two angles are unrelated."""
+    rng = np.random.default_rng(seed)
+    return np.array([circular_agreement(a, rng.permutation(b)) for _ in range(int(n_permutations))])
+
+
+@dataclass(frozen=True)
+class CircleAgreement:
+    """Is the longest H1 class the primary circle? ``coordinates`` (m,): circular coordinates of
+    that class at the landmarks of a density core; ``angles`` (m,): the landmarks' angles on the
+    primary circle (:func:`circle_angles`); ``agreement``: :func:`circular_agreement` of the two;
+    ``null`` (n_permutations,): the same with the angles shuffled; ``bar``: the class's length."""
+
+    coordinates: np.ndarray
+    angles: np.ndarray
+    agreement: float
+    null: np.ndarray
+    bar: float
+
+
+def dominant_circle_agreement(core: np.ndarray, max_landmarks: int = 400, n_permutations: int = 200,
+                              seed: int = 0) -> CircleAgreement:
+    """:class:`CircleAgreement` of a density core (n, 8): max-min landmarks, circular coordinates
+    of their longest H1 class (:func:`circular_coordinates`), against the primary-circle angles."""
+    chosen = _dct_points(core)[landmarks(core, max_landmarks)]
+    coordinates, bar = circular_coordinates(chosen)
+    angles = circle_angles(chosen)
+    return CircleAgreement(coordinates, angles, circular_agreement(coordinates, angles),
+                           agreement_null(coordinates, angles, n_permutations, seed), bar)
 
 
 PRESENT, ABSENT, UNCLEAR = "present", "absent", "unclear"
