@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .claims import Effect, bootstrap_effect
+from .claims import Effect, bootstrap_effect, kendall_tau_b
 
 LOGME_TOLERANCE = 1e-6
 LOGME_MAX_ITERATIONS = 100
@@ -147,11 +147,11 @@ def tau_advantage(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candid
     if missing:
         raise ValueError(f"unknown scores {missing}; valid choices: {', '.join(scores)}")
 
-    def advantage(a: np.ndarray, b: np.ndarray, target: np.ndarray) -> float:
-        return float(stats.kendalltau(a, target).statistic - stats.kendalltau(b, target).statistic)
+    def advantage(a: np.ndarray, b: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return kendall_tau_b(a, target) - kendall_tau_b(b, target)
 
     return bootstrap_effect(advantage, (scores[candidate], scores[baseline], accuracy), n_resamples=n_boot,
-                            seed=seed, method="paired bootstrap over models")
+                            seed=seed, method="paired bootstrap over models", vectorised=True)
 
 
 def ranking_agreement(reference: np.ndarray, others: Sequence[np.ndarray], n_boot: int = 2000,
@@ -166,8 +166,8 @@ def ranking_agreement(reference: np.ndarray, others: Sequence[np.ndarray], n_boo
     if not rows:
         raise ValueError("need at least one ranking to compare with the reference")
 
-    def shortfall(base: np.ndarray, *again: np.ndarray) -> float:
-        return float(np.mean([stats.kendalltau(row, base).statistic for row in again]) - 1.0)
+    def shortfall(base: np.ndarray, *again: np.ndarray) -> np.ndarray:
+        return np.mean([kendall_tau_b(row, base) for row in again], axis=0) - 1.0
 
     return bootstrap_effect(shortfall, (reference, *rows), n_resamples=n_boot, seed=seed,
-                            method="Kendall tau minus 1, bootstrap over models")
+                            method="Kendall tau minus 1, bootstrap over models", vectorised=True)
