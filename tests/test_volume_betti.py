@@ -115,3 +115,9 @@ def test_channel_orders_are_never_a_symmetry_of_the_grid():
         assert sorted(order.tolist()) == [0, 1, 2, 3]
         assert order.tolist() not in ([0, 1, 2, 3], [3, 2, 1, 0])
     assert vb.channel_order(2, 0, 0).tolist() == [0, 1]  # two channels have no other order
+
+
+def test_engine_agreement_on_a_network():
+    found = vb.engine_agreement(small_cnn(), np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32),
+                                ["1", "2"], [-0.5, 0.0, 0.5], "V", 10, seed=0)
+    assert found == {"volumes": 10, "equal": 10}

@@ -109,3 +109,9 @@ def test_transfer_scores_of_a_trained_network(tmp_path):
     scores = zoo.transfer_scores(model, target)
     assert set(scores) == {"linear_probe_accuracy", "logme", "leep", "h_score"}
     assert 0 <= scores["linear_probe_accuracy"] <= 1 and scores["leep"] <= 0 and scores["h_score"] >= 0
+
+
+def test_not_learned_names_the_networks_below_the_minimum():
+    assert zoo.not_learned([0.8, 0.9], 5, 0.5) is None
+    reason = zoo.not_learned([0.8, 0.3, 0.25], 5, 0.5)
+    assert reason.startswith("2 of 3 networks") and "chance 20%" in reason and "lowest 25%" in reason

@@ -264,3 +264,20 @@ def layer_betti(model: nn.Module, images: np.ndarray, layers: Sequence[str], thr
         parts.append(forward_layers(model, images[start:start + batch_size], layers, count, batch_size))
     numbers = np.stack([np.concatenate([part[name][0] for part in parts], axis=1) for name in layers], axis=2)
     return LayerBetti(numbers, grid, np.array([voxels[name] for name in layers], dtype=np.int64))
+
+
+def engine_agreement(model: nn.Module, images: np.ndarray, layers: Sequence[str], thresholds: Sequence[float],
+                     construction: str, n_volumes: int, seed: int) -> dict[str, int]:
+    """How many of ``n_volumes`` standardised activation volumes of ``model`` (drawn at random
+    over images and layers, fixed by ``seed``) get the same Betti numbers at every threshold from
+    :func:`betti_numbers` and from :func:`reference_betti_numbers`: ``{"volumes", "equal"}``."""
+    outputs = forward_layers(model, images, layers, lambda _name, output, _rows: output.double().cpu().numpy(),
+                             batch_size=len(images))
+    rng = np.random.default_rng(seed)
+    picks = [(layers[int(rng.integers(len(layers)))], int(rng.integers(len(images)))) for _ in range(n_volumes)]
+    equal = 0
+    for layer, image in picks:
+        volume = standardise(outputs[layer][0][image:image + 1])
+        equal += int(np.array_equal(betti_numbers(volume, thresholds, construction),
+                                    reference_betti_numbers(volume, thresholds, construction)))
+    return {"volumes": n_volumes, "equal": equal}

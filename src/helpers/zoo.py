@@ -378,3 +378,15 @@ def volume_betti(jobs: Sequence[BettiJob], cache: ArtifactCache, n_jobs: int = 1
     stored = cache.get_or_compute_many("zoo-betti", [(job.key(), job.compute) for job in jobs], n_jobs, progress,
                                        "Betti numbers of volumes")
     return [LayerBetti(item["numbers"], item["thresholds"], item["voxels"]) for item in stored]
+
+
+def not_learned(source_accuracy: Sequence[float], n_classes: int, minimum: float) -> str | None:
+    """Why a ranking of the zoo cannot test a transfer claim, or ``None``: a network whose source
+    test accuracy is below ``minimum`` has not learned what it is supposed to transfer (chance is
+    ``1 / n_classes``)."""
+    values = np.asarray(source_accuracy, dtype=np.float64)
+    short = int((values < minimum).sum())
+    if short == 0:
+        return None
+    return (f"{short} of {len(values)} networks reach less than {minimum:.0%} on the source task (chance "
+            f"{1 / n_classes:.0%}; lowest {values.min():.0%}): they have not learned what they should transfer")
