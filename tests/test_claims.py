@@ -175,3 +175,22 @@ def test_trained_minus_control_pairs_by_position():
     assert (same.low, same.high) == pytest.approx((0.3, 0.3))
     with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
         c.trained_minus_control(trained, control[:2])
+
+
+def test_vectorised_kendall_equals_scipy_with_ties():
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    x, y = rng.integers(0, 5, (50, 12)), rng.normal(size=(50, 12))
+    y[:, :3] = y[:, [0]]  # ties on both sides
+    expected = [stats.kendalltau(a, b).statistic for a, b in zip(x, y)]
+    assert np.allclose(c.kendall_tau_b(x, y), expected)
+    assert np.isnan(c.kendall_tau_b(np.ones(5), np.arange(5.0)))
+
+
+def test_vectorised_bootstrap_draws_the_same_resamples():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=15), rng.normal(size=15)
+    loop = c.bootstrap_effect(lambda a, b: float(c.kendall_tau_b(a, b)), (x, y), n_resamples=300, seed=2)
+    batch = c.bootstrap_effect(c.kendall_tau_b, (x, y), n_resamples=300, seed=2, vectorised=True)
+    assert (loop.estimate, loop.low, loop.high, loop.se) == pytest.approx((batch.estimate, batch.low, batch.high, batch.se))

@@ -6,6 +6,7 @@ One module per concern:
   (training loop and evaluation), ``cache`` (content-addressed artifacts), ``kinds`` (the code
   that makes each kind of artifact, hashed into its keys), ``archive`` (trained networks packed
   into one verified archive);
+* forward hooks: ``hooks`` (named layers' outputs in one pass);
 * persistence: ``topology`` (cubical and Rips persistence, vectorisations, diagram distances);
 * chapters 1-2 (P1): ``models`` (fusion CNNs), ``fusion``, ``explain`` (Grad-CAM, inverse
   images), ``localisation``;
@@ -13,8 +14,10 @@ One module per concern:
   ``filter_nets`` (the small CNNs whose filters are studied);
 * chapters 4-5 (P2): ``resnet`` (CIFAR ResNets), ``cifar_resnets`` (trained and cached),
   ``activations`` (point clouds of hidden layers, CKA), ``layer_comparison``, ``mapper``;
-* chapter 6 (P4): ``betti`` (Betti numbers of activation volumes, the decay score), ``zoo``
-  (the model zoo), ``transferability`` (LogME, LEEP, H-score);
+* chapter 6 (P4): ``volume_betti`` (Betti numbers of activation volumes at a threshold),
+  ``decay`` (complexity by layer, the decay score theta, its specification panel), ``released``
+  (P4's released arrays), ``precursor`` (Naitzat et al.'s k-NN Betti numbers), ``zoo`` (the model
+  zoo), ``transferability`` (LogME, LEEP, H-score, rank correlations);
 * the book: ``claims`` (effects with intervals, the verdict rules, the scorecard's records),
   ``plotting`` (figure style, table format), ``pages`` (which cells fold, checks of a built book),
   ``book`` (the runner that executes chapters and builds the book).

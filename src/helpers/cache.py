@@ -16,7 +16,9 @@ Artifacts hold tensors, numpy arrays and scalars, plain Python containers and nu
 training histories (:data:`SAFE_GLOBALS`); they are saved only if they load back with
 ``torch.load(weights_only=True)``, and always loaded that way, so reading one runs no code. A
 file whose SHA-256 differs from its record (truncated or corrupted) is reported with its path and
-computed again by :meth:`ArtifactCache.get_or_compute`.
+computed again by :meth:`ArtifactCache.get_or_compute`. :meth:`ArtifactCache.get_or_compute_many`
+computes the missing artifacts of a list in parallel processes, one thread each, so that results
+do not depend on how many run at once.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
 from .kinds import code_hash
 from .paths import cache_root
@@ -171,3 +175,45 @@ class ArtifactCache:
         artifact = compute()
         self.save(kind, config, artifact)
         return artifact
+
+    def get_or_compute_many(self, kind: str, items: Sequence[tuple[dict[str, Any], Callable[[], T]]],
+                            n_jobs: int = 1, progress: bool = True, desc: str | None = None) -> list[T]:
+        """:meth:`get_or_compute` for each ``(config, compute)`` of ``items``, in order; the missing
+        artifacts are computed in ``n_jobs`` worker processes (1: here), each with one torch thread,
+        so that the numbers are the same whatever ``n_jobs`` is. ``compute`` is sent to the workers
+        with cloudpickle (closures are fine)."""
+        if n_jobs < 1:
+            raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+        results: list[Any] = [None] * len(items)
+        missing = []
+        for index, (config, _) in enumerate(items):
+            if self.contains(kind, config):
+                try:
+                    results[index] = self.load(kind, config)
+                except CorruptArtifactError as error:
+                    warnings.warn(f"{error}; computing it again", stacklevel=2)
+                else:
+                    self.hits += 1
+                    continue
+            missing.append(index)
+        self.misses += len(missing)
+        if n_jobs == 1:
+            computed = (_single_threaded(items[index][1]) for index in missing)
+        else:
+            computed = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_single_threaded)(items[index][1]) for index in missing)
+        for index, artifact in zip(missing, tqdm(computed, total=len(missing), desc=desc or kind, unit="artifact",
+                                                 disable=not progress or not missing)):
+            self.save(kind, items[index][0], artifact)
+            results[index] = artifact
+        return results
+
+
+def _single_threaded(compute: Callable[[], T]) -> T:
+    """``compute()`` with torch limited to one intra-op thread (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return compute()
+    finally:
+        torch.set_num_threads(threads)

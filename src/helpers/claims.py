@@ -171,24 +171,26 @@ def trained_minus_control(trained: Sequence[float], control: Sequence[float], sc
 
 def bootstrap_effect(statistic: Callable[..., float], samples: Sequence[np.ndarray], n_resamples: int = 2000,
                      seed: int = 0, scale: float = 1.0, unit: str = "", digits: int = 2,
-                     method: str = "bootstrap") -> Effect:
+                     method: str = "bootstrap", vectorised: bool = False) -> Effect:
     """``statistic(*samples)`` with a paired percentile-bootstrap interval (the samples are
     resampled together, by position; each of shape (n,), n >= 3). The standard error is the
     bootstrap distribution's spread; the p-value is the two-sided bootstrap share of resamples
     on the far side of zero. With fewer than ``MIN_BOOTSTRAP_UNITS`` units the resamples cover
     too few configurations for the interval to hold its level, so no effect is detectable
-    (``detectable`` is ``nan``) and a verdict on it is inconclusive."""
+    (``detectable`` is ``nan``) and a verdict on it is inconclusive. With ``vectorised``, the
+    statistic takes ``(B, n)`` arrays (B resamples at once) and returns ``(B,)``; the resamples
+    are the same as without."""
     arrays = _check_samples(*samples, minimum=3)
-    estimate = float(statistic(*arrays))
+    estimate = float(statistic(*arrays)) if not vectorised else float(statistic(*(a[None] for a in arrays))[0])
     rng = np.random.default_rng(seed)
     n = len(arrays[0])
-    draws = []
-    for _ in range(n_resamples):
-        chosen = rng.integers(0, n, n)
-        value = statistic(*(a[chosen] for a in arrays))
-        if np.isfinite(value):
-            draws.append(value)
-    draws = np.asarray(draws)
+    chosen = np.stack([rng.integers(0, n, n) for _ in range(n_resamples)])
+    if vectorised:
+        draws = np.concatenate([statistic(*(a[chosen[start:start + 500]] for a in arrays))
+                                for start in range(0, n_resamples, 500)])
+    else:
+        draws = np.array([statistic(*(a[rows] for a in arrays)) for rows in chosen], dtype=np.float64)
+    draws = draws[np.isfinite(draws)]
     if len(draws) < n_resamples // 2:
         raise ValueError(f"the statistic was undefined on {n_resamples - len(draws)} of {n_resamples} resamples")
     low, high = np.quantile(draws, [ALPHA / 2, 1 - ALPHA / 2])
@@ -232,6 +234,21 @@ CORRELATIONS = {"spearman": (stats.spearmanr, 1.06, 3), "kendall": (stats.kendal
                 "pearson": (stats.pearsonr, 1.0, 3)}
 
 
+def kendall_tau_b(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Kendall's tau-b of ``x`` and ``y`` along ``axis``, for many rows at once: arrays of shape
+    ``(..., n)`` give ``(...)`` (NaN where one side is constant). Equal to
+    ``scipy.stats.kendalltau``; O(n^2) memory per row, for the tens of models a ranking has."""
+    a = np.moveaxis(np.asarray(x, dtype=np.float64), axis, -1)
+    b = np.moveaxis(np.asarray(y, dtype=np.float64), axis, -1)
+    a, b = np.broadcast_arrays(a, b)
+    sign_a = np.sign(a[..., :, None] - a[..., None, :])
+    sign_b = np.sign(b[..., :, None] - b[..., None, :])
+    concordance = (sign_a * sign_b).sum(axis=(-1, -2))
+    untied = np.sqrt((sign_a != 0).sum(axis=(-1, -2)) * (sign_b != 0).sum(axis=(-1, -2)).astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(untied > 0, concordance / np.where(untied > 0, untied, 1.0), np.nan)
+
+
 def detectable_correlation(n: int, method: str = "spearman") -> float:
     """Smallest |correlation| found with 80% power at 5% (two-sided) from ``n`` pairs, through
     Fisher's z with the standard error of the ``method`` (Fieller, Hartley & Pearson 1957:
@@ -254,12 +271,15 @@ def correlation_effect(x: np.ndarray, y: np.ndarray, method: str = "spearman", n
     if method not in CORRELATIONS:
         raise ValueError(f"unknown correlation {method!r}; expected one of {sorted(CORRELATIONS)}")
     x, y = _check_samples(x, y, minimum=3)
-    function = CORRELATIONS[method][0]
-    statistic = lambda a, b: float(function(a, b).statistic)  # noqa: E731
-    estimate = statistic(x, y)
-    boot = bootstrap_effect(statistic, (x, y), n_resamples=n_resamples, seed=seed)
-    permutation = stats.permutation_test((x, y), statistic, permutation_type="pairings", vectorized=False,
-                                         n_resamples=n_permutations, alternative="two-sided",
+    if method == "kendall":  # vectorised: thousands of resamples of tens of models in a second
+        statistic, vectorised = kendall_tau_b, True
+    else:
+        function = CORRELATIONS[method][0]
+        statistic, vectorised = (lambda a, b, axis=-1: float(function(a, b).statistic)), False
+    estimate = float(statistic(x, y))
+    boot = bootstrap_effect(statistic, (x, y), n_resamples=n_resamples, seed=seed, vectorised=vectorised)
+    permutation = stats.permutation_test((x, y), statistic, permutation_type="pairings", vectorized=vectorised,
+                                         n_resamples=n_permutations, alternative="two-sided", batch=500,
                                          random_state=np.random.default_rng(seed))
     return Effect(estimate, boot.low, boot.high, len(x), f"{method}, bootstrap interval, permutation p",
                   boot.se, math.inf, detectable_correlation(len(x), method), float(permutation.pvalue))

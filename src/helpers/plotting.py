@@ -235,3 +235,20 @@ def layer_heatmap(matrix: np.ndarray, names: Sequence[str], ax: plt.Axes, title:
     ax.tick_params(labelsize="x-small")
     ax.set_title(title)
     return ax
+
+
+def forest(table: pd.DataFrame, ax: plt.Axes, title: str = "", reference: float | None = None,
+           xlabel: str = "Kendall tau with the target") -> plt.Axes:
+    """One row per line of ``table`` (index: labels; columns ``estimate``, ``low``, ``high``):
+    the estimate as a dot with its interval as a bar, top to bottom in the table's order; a
+    dashed line at 0 and, when given, a dotted one at ``reference`` (e.g. the first row)."""
+    rows = table.dropna(subset=["estimate"])
+    y = np.arange(len(rows))[::-1]
+    ax.errorbar(rows["estimate"], y, xerr=[rows["estimate"] - rows["low"], rows["high"] - rows["estimate"]],
+                fmt="o", color="k", ecolor="0.5", capsize=2, markersize=4)
+    ax.axvline(0, color="0.6", linestyle="--", linewidth=1)
+    if reference is not None:
+        ax.axvline(reference, color="C0", linestyle=":", linewidth=1)
+    ax.set_yticks(y, [str(label) for label in rows.index], fontsize="x-small")
+    ax.set(xlabel=xlabel, title=title, xlim=(-1.05, 1.05))
+    return ax

@@ -11,9 +11,11 @@ fine-tuning it. Three published scores, implemented from their papers:
 Higher is better for all three. ``features`` are ``(n, d)`` float arrays, ``labels`` ``(n,)``
 integers of the target classes.
 
-:func:`rank_correlations` and :func:`tau_advantage` judge any such scores against the
-accuracy the models actually reach: correlations over models, and a paired bootstrap over models
-of one score's Kendall tau minus another's. :func:`ranking_agreement` measures how well a score
+:func:`rank_correlations`, :func:`correlation_table` and :func:`tau_advantage` judge any such
+scores against the accuracy the models actually reach: correlations over models (with intervals,
+permutation p-values and the detectable tau), and a paired bootstrap over models of one score's
+Kendall tau minus another's. :func:`family_baseline` is the model-free score that knows only each
+model's architecture family. :func:`ranking_agreement` measures how well a score
 ranks the same models again when it is recomputed differently (the invariance claims).
 """
 
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .claims import Effect, bootstrap_effect
+from .claims import Effect, bootstrap_effect, correlation_effect, kendall_tau_b
 
 LOGME_TOLERANCE = 1e-6
 LOGME_MAX_ITERATIONS = 100
@@ -147,11 +149,11 @@ def tau_advantage(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candid
     if missing:
         raise ValueError(f"unknown scores {missing}; valid choices: {', '.join(scores)}")
 
-    def advantage(a: np.ndarray, b: np.ndarray, target: np.ndarray) -> float:
-        return float(stats.kendalltau(a, target).statistic - stats.kendalltau(b, target).statistic)
+    def advantage(a: np.ndarray, b: np.ndarray, target: np.ndarray) -> np.ndarray:
+        return kendall_tau_b(a, target) - kendall_tau_b(b, target)
 
     return bootstrap_effect(advantage, (scores[candidate], scores[baseline], accuracy), n_resamples=n_boot,
-                            seed=seed, method="paired bootstrap over models")
+                            seed=seed, method="paired bootstrap over models", vectorised=True)
 
 
 def ranking_agreement(reference: np.ndarray, others: Sequence[np.ndarray], n_boot: int = 2000,
@@ -166,8 +168,39 @@ def ranking_agreement(reference: np.ndarray, others: Sequence[np.ndarray], n_boo
     if not rows:
         raise ValueError("need at least one ranking to compare with the reference")
 
-    def shortfall(base: np.ndarray, *again: np.ndarray) -> float:
-        return float(np.mean([stats.kendalltau(row, base).statistic for row in again]) - 1.0)
+    def shortfall(base: np.ndarray, *again: np.ndarray) -> np.ndarray:
+        return np.mean([kendall_tau_b(row, base) for row in again], axis=0) - 1.0
 
     return bootstrap_effect(shortfall, (reference, *rows), n_resamples=n_boot, seed=seed,
-                            method="Kendall tau minus 1, bootstrap over models")
+                            method="Kendall tau minus 1, bootstrap over models", vectorised=True)
+
+
+def correlation_table(scores: Mapping[str, np.ndarray], target: np.ndarray, n_resamples: int = 2000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Kendall tau of each score ``(n_models,)`` with ``target`` ``(n_models,)``: estimate, 95%
+    bootstrap interval, permutation p-value, detectable |tau| and the number of models (models
+    where a score is NaN are left out of that score's row). One row per score, in order."""
+    target = np.asarray(target, dtype=np.float64)
+    rows = {}
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != target.shape:
+            raise ValueError(f"score {name!r} has shape {values.shape}, target {target.shape}: expected equal")
+        keep = np.isfinite(values) & np.isfinite(target)
+        effect = correlation_effect(values[keep], target[keep], "kendall", n_resamples, seed=seed)
+        rows[name] = {"kendall_tau": effect.estimate, "low": effect.low, "high": effect.high,
+                      "p": effect.pvalue, "detectable": effect.detectable, "models": int(keep.sum())}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def family_baseline(families: Sequence[str], target: np.ndarray) -> np.ndarray:
+    """For each model, the mean ``target`` of the *other* models of its family ``(n_models,)``:
+    what knowing only the architecture family predicts. ``ValueError`` for a family of one."""
+    names = np.asarray(families)
+    values = np.asarray(target, dtype=np.float64)
+    if names.shape != values.shape:
+        raise ValueError(f"families {names.shape} and target {values.shape} must have the same shape")
+    lonely = sorted({f for f in names if np.sum(names == f) < 2})
+    if lonely:
+        raise ValueError(f"families {lonely} have one model: a leave-one-out family mean needs two or more")
+    return np.array([values[(names == f) & (np.arange(len(values)) != i)].mean() for i, f in enumerate(names)])

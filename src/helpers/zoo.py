@@ -1,23 +1,27 @@
 """A model zoo small enough to train on a laptop CPU, for ranking pre-trained models (P4).
 
-Seven architectures of four families and different depths (:data:`ARCHITECTURES`): plain CNNs
-of 3, 5 and 8 convolutions, a VGG-like network, residual networks with one and two basic
+Seven architectures of four families (:data:`FAMILIES`) and different depths
+(:data:`ARCHITECTURES`), each at any width: plain CNNs of 4, 6 and 8 convolutions, a VGG-like network, residual networks with one and two basic
 blocks per stage (:class:`helpers.resnet.CifarResNet`) and a MobileNetV2-like network of
 inverted residual blocks. Every network is a :class:`ZooNet`: a ``body`` that maps images
 (N, C, H, W) in [0, 1] to pooled features (N, F), and a linear head ``fc``; ``probe_layers``
 names the modules (one per stage or block) whose outputs are the activation volumes P4 studies.
 
-Protocol (:func:`pretrain`, :func:`fine_tune`, :func:`linear_probe`): pre-train on a source task,
-then measure the accuracy achievable on a target task by fine-tuning every weight with a new head,
-and by a logistic-regression probe on the frozen features. Trained weights and results are kept
-in :class:`helpers.cache.ArtifactCache`.
+Protocol (:func:`pretrain`, :func:`fine_tune`, :func:`from_scratch`, :func:`linear_probe`):
+pre-train on a source task; measure the accuracy achievable on a target task by fine-tuning every
+weight with a new head (several fine-tuning seeds), by training the same architecture on the
+target task alone (what transfer is measured against), and by a logistic-regression probe on the
+frozen features. Trained weights and results are kept in :class:`helpers.cache.ArtifactCache`;
+missing ones are trained in parallel processes of one thread each.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -27,10 +31,11 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from helpers import transferability
+from helpers.volume_betti import LayerBetti, layer_betti
 from helpers.cache import ArtifactCache
 from helpers.data import Dataset, load, resize_images, stratified_indices
 from helpers.resnet import CifarResNet
-from helpers.train import Examples, TrainConfig, fit, predict_proba
+from helpers.train import Examples, TrainConfig, fit, pick_device, predict_proba
 
 LINEAR_PROBE_C = 1.0
 
@@ -125,8 +130,8 @@ def resnet(blocks: Sequence[int], width: int, in_channels: int, n_classes: int) 
 
 
 ARCHITECTURES: dict[str, tuple[str, Callable[[int, int, int], ZooNet]]] = {
-    "plain3": ("plain CNN, 3 convolutions", lambda w, c, k: plain_cnn(3, w, c, k)),
-    "plain5": ("plain CNN, 5 convolutions", lambda w, c, k: plain_cnn(5, w, c, k)),
+    "plain4": ("plain CNN, 4 convolutions", lambda w, c, k: plain_cnn(4, w, c, k)),
+    "plain6": ("plain CNN, 6 convolutions", lambda w, c, k: plain_cnn(6, w, c, k)),
     "plain8": ("plain CNN, 8 convolutions", lambda w, c, k: plain_cnn(8, w, c, k)),
     "vgg": ("VGG-like, 3 stages of 2 convolutions", vgg_like),
     "resnet10": ("ResNet-10 (1 basic block per stage)", lambda w, c, k: resnet((1, 1, 1, 1), w, c, k)),
@@ -134,6 +139,10 @@ ARCHITECTURES: dict[str, tuple[str, Callable[[int, int, int], ZooNet]]] = {
     "mobilenet": ("MobileNetV2-like, 6 inverted residual blocks", mobilenet_like),
 }
 """Name -> (description, builder(width, in_channels, n_classes))."""
+
+FAMILIES = {"plain4": "plain", "plain6": "plain", "plain8": "plain", "vgg": "VGG", "resnet10": "ResNet",
+            "resnet18": "ResNet", "mobilenet": "MobileNet"}
+"""Name -> architecture family."""
 
 
 def build(name: str, width: int, in_channels: int, n_classes: int, seed: int) -> ZooNet:
@@ -217,51 +226,82 @@ def load_tasks(dataset: str, source_classes: Sequence[int], target_classes: Sequ
 
 @dataclass(frozen=True)
 class ZooSpec:
-    """What identifies a pre-trained network: architecture, width, input channels, number of source
-    classes, seed, and a description of the source data (part of the cache key)."""
+    """What identifies a network: architecture, width, input channels, number of output classes,
+    seed of its initial weights, and a description of the data it is trained on (part of the
+    cache key)."""
 
     name: str
     width: int
     in_channels: int
-    n_source_classes: int
+    n_classes: int
     seed: int
     source: str
 
 
-def pretrain(spec: ZooSpec, task: Task, config: TrainConfig, cache: ArtifactCache,
-             device: str = "auto", progress: bool = True) -> tuple[ZooNet, dict[str, float]]:
-    """The network of ``spec`` trained on the source ``task`` (cached), and its source test
-    accuracy and training seconds."""
-
-    def train() -> dict[str, object]:
-        model = build(spec.name, spec.width, spec.in_channels, spec.n_source_classes, spec.seed)
-        history = fit(model, task.train, task.val, config, device=device, progress=progress)
-        accuracy = float((predict_proba(model, task.test, device).argmax(1) == task.test.labels).mean())
-        return {"state": {k: v.cpu() for k, v in model.state_dict().items()},
-                "metrics": {"source_accuracy": accuracy, "seconds": history.seconds, "steps": history.steps[-1]}}
-
-    stored = cache.get_or_compute("zoo-pretrained", {"spec": asdict(spec), "train": asdict(config)}, train)
-    model = build(spec.name, spec.width, spec.in_channels, spec.n_source_classes, spec.seed)
-    model.load_state_dict(stored["state"])
-    return model.eval(), stored["metrics"]
+def _trained(spec: ZooSpec, task: Task, config: TrainConfig, device: str) -> dict[str, object]:
+    """Weights and test accuracy of the network of ``spec`` trained on ``task``."""
+    model = build(spec.name, spec.width, spec.in_channels, spec.n_classes, spec.seed)
+    history = fit(model, task.train, task.val, config, device=device, progress=False)
+    accuracy = float((predict_proba(model, task.test, device).argmax(1) == task.test.labels).mean())
+    return {"state": {k: v.cpu() for k, v in model.state_dict().items()},
+            "metrics": {"accuracy": accuracy, "seconds": history.seconds, "steps": history.steps[-1]}}
 
 
-def fine_tune(model: ZooNet, spec: ZooSpec, task: Task, config: TrainConfig, cache: ArtifactCache,
-              device: str = "auto", progress: bool = True) -> dict[str, float]:
-    """Target test accuracy after training every weight of a copy of ``model`` with a new head
-    for the target ``task`` (cached by ``spec`` and ``config``)."""
+def _fine_tuned(model: ZooNet, task: Task, config: TrainConfig, device: str) -> dict[str, float]:
+    """Target test accuracy of a copy of ``model`` with a new head, every weight trained on ``task``."""
+    tuned = copy.deepcopy(model)
+    torch.manual_seed(config.seed)
+    tuned.fc = nn.Linear(tuned.fc.in_features, len(task.class_names))
+    history = fit(tuned, task.train, task.val, config, device=device, progress=False)
+    accuracy = float((predict_proba(tuned, task.test, device).argmax(1) == task.test.labels).mean())
+    return {"accuracy": accuracy, "seconds": history.seconds}
 
-    def train() -> dict[str, float]:
-        tuned = copy.deepcopy(model)
-        torch.manual_seed(config.seed)
-        tuned.fc = nn.Linear(tuned.fc.in_features, len(task.class_names))
-        history = fit(tuned, task.train, task.val, config, device=device, progress=progress)
-        accuracy = float((predict_proba(tuned, task.test, device).argmax(1) == task.test.labels).mean())
-        return {"fine_tune_accuracy": accuracy, "seconds": history.seconds}
 
-    key = {"spec": asdict(spec), "train": asdict(config), "target": task.class_names,
-           "n_train": len(task.train), "n_test": len(task.test)}
-    return cache.get_or_compute("zoo-fine-tuned", key, train)
+def _task_key(task: Task) -> dict[str, object]:
+    return {"classes": task.class_names, "n_train": len(task.train), "n_val": len(task.val), "n_test": len(task.test)}
+
+
+def _workers(n_jobs: int, device: str) -> int:
+    """Processes for training: ``n_jobs`` on the CPU, 1 (this process) on an accelerator."""
+    return n_jobs if pick_device(device).type == "cpu" else 1
+
+
+def pretrain(specs: Sequence[ZooSpec], task: Task, config: TrainConfig, cache: ArtifactCache, device: str = "auto",
+             n_jobs: int = 1, progress: bool = True) -> list[tuple[ZooNet, dict[str, float]]]:
+    """Each network of ``specs`` trained on the source ``task`` (cached; the missing ones in
+    ``n_jobs`` processes): the model in evaluation mode and its source test accuracy, seconds and
+    steps."""
+    stored = cache.get_or_compute_many(
+        "zoo-pretrained", [({"spec": asdict(spec), "train": asdict(config), "task": _task_key(task)},
+                            partial(_trained, spec, task, config, device)) for spec in specs],
+        _workers(n_jobs, device), progress, "pre-training")
+    out = []
+    for spec, artifact in zip(specs, stored):
+        model = build(spec.name, spec.width, spec.in_channels, spec.n_classes, spec.seed)
+        model.load_state_dict(artifact["state"])
+        out.append((model.eval(), artifact["metrics"]))
+    return out
+
+
+def fine_tune(models: Sequence[tuple[ZooSpec, ZooNet]], task: Task, configs: Sequence[TrainConfig],
+              cache: ArtifactCache, device: str = "auto", n_jobs: int = 1, progress: bool = True) -> np.ndarray:
+    """Target test accuracy ``(n_models, n_configs)`` after fine-tuning every weight of each
+    pre-trained model with a new head, once per configuration (one per fine-tuning seed)."""
+    items = [({"spec": asdict(spec), "train": asdict(config), "task": _task_key(task)},
+              partial(_fine_tuned, model, task, config, device)) for spec, model in models for config in configs]
+    stored = cache.get_or_compute_many("zoo-fine-tuned", items, _workers(n_jobs, device), progress, "fine-tuning")
+    return np.array([artifact["accuracy"] for artifact in stored]).reshape(len(models), len(configs))
+
+
+def from_scratch(specs: Sequence[ZooSpec], task: Task, config: TrainConfig, cache: ArtifactCache,
+                 device: str = "auto", n_jobs: int = 1, progress: bool = True) -> np.ndarray:
+    """Target test accuracy ``(n_specs,)`` of each network of ``specs`` trained on the target
+    ``task`` alone from its initial weights: what an architecture reaches without transfer."""
+    stored = cache.get_or_compute_many(
+        "zoo-scratch", [({"spec": asdict(spec), "train": asdict(config), "task": _task_key(task)},
+                         partial(_trained, spec, task, config, device)) for spec in specs],
+        _workers(n_jobs, device), progress, "training from scratch")
+    return np.array([artifact["metrics"]["accuracy"] for artifact in stored])
 
 
 @torch.no_grad()
@@ -297,3 +337,56 @@ def transfer_scores(model: ZooNet, task: Task) -> dict[str, float]:
         "leep": transferability.leep(source_probabilities(model, task.train.images), task.train.labels),
         "h_score": transferability.h_score(train_features, task.train.labels),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Betti numbers of the zoo's activation volumes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BettiJob:
+    """One network's Betti numbers to compute: its spec, its weights (``model``) and what they are
+    (``weights``: e.g. ``"pre-trained"`` with the training configuration, or ``"untrained"``),
+    the images, thresholds, cubical construction and channel order (``channel_seed``, None: the
+    network's own)."""
+
+    spec: ZooSpec
+    model: ZooNet
+    weights: str
+    images: np.ndarray
+    thresholds: tuple[float, ...]
+    construction: str = "V"
+    channel_seed: int | None = None
+
+    def key(self) -> dict[str, object]:
+        digest = hashlib.sha256(np.ascontiguousarray(self.images, dtype=np.float32).tobytes()).hexdigest()[:16]
+        return {"spec": asdict(self.spec), "weights": self.weights, "images": [list(self.images.shape), digest],
+                "thresholds": list(self.thresholds), "construction": self.construction,
+                "channel_seed": self.channel_seed, "layers": list(self.model.probe_layers)}
+
+    def compute(self) -> dict[str, np.ndarray]:
+        found = layer_betti(self.model, self.images, self.model.probe_layers, self.thresholds, self.construction,
+                            self.channel_seed, progress=False)
+        return {"numbers": found.numbers, "thresholds": found.thresholds, "voxels": found.voxels}
+
+
+def volume_betti(jobs: Sequence[BettiJob], cache: ArtifactCache, n_jobs: int = 1,
+                 progress: bool = True) -> list[LayerBetti]:
+    """:func:`helpers.volume_betti.layer_betti` for each job (cached as ``"zoo-betti"``; the
+    missing ones in ``n_jobs`` processes)."""
+    stored = cache.get_or_compute_many("zoo-betti", [(job.key(), job.compute) for job in jobs], n_jobs, progress,
+                                       "Betti numbers of volumes")
+    return [LayerBetti(item["numbers"], item["thresholds"], item["voxels"]) for item in stored]
+
+
+def not_learned(source_accuracy: Sequence[float], n_classes: int, minimum: float) -> str | None:
+    """Why a ranking of the zoo cannot test a transfer claim, or ``None``: a network whose source
+    test accuracy is below ``minimum`` has not learned what it is supposed to transfer (chance is
+    ``1 / n_classes``)."""
+    values = np.asarray(source_accuracy, dtype=np.float64)
+    short = int((values < minimum).sum())
+    if short == 0:
+        return None
+    return (f"{short} of {len(values)} networks reach less than {minimum:.0%} on the source task (chance "
+            f"{1 / n_classes:.0%}; lowest {values.min():.0%}): they have not learned what they should transfer")
