@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from helpers.hooks import forward_layers
+
 from .resnet import BasicBlock
 
 LAYER_KINDS = ("conv", "block")
@@ -95,34 +97,20 @@ def point_clouds(model: nn.Module, images: np.ndarray, layers: Sequence[str], me
     rng = {name: np.random.default_rng([seed, index]) for index, name in enumerate(layers)}
     positions = {name: rng[name].random((len(images), 2)) for name in layers}
     projections: dict[str, torch.Tensor] = {}
-    chunks: dict[str, list[torch.Tensor]] = {name: [] for name in layers}
-    batch_start = 0
-
-    def reduce(name: str, maps: torch.Tensor) -> torch.Tensor:
-        maps = maps.detach().float().cpu()
+    def reduce(name: str, maps: torch.Tensor, rows: slice) -> torch.Tensor:
+        maps = maps.float().cpu()
         if method == "top_l2":
             return _top_l2(maps)
         if method == "gap":
             return maps.mean(dim=(2, 3))
         if method == "random_interior":
-            return _at_positions(maps, positions[name][batch_start:batch_start + len(maps)])
+            return _at_positions(maps, positions[name][rows])
         flat = maps.flatten(1)
         if name not in projections:
             projections[name] = _projection(flat.shape[1], n_components, seed, list(layers).index(name))
         return flat @ projections[name]
 
-    hooks = [modules[name].register_forward_hook(
-        lambda _module, _inputs, output, name=name: chunks[name].append(reduce(name, output)))
-        for name in layers]
-    target = torch.device(device)
-    model.to(target).eval()
-    try:
-        with torch.no_grad():
-            for batch_start in range(0, len(images), batch_size):
-                model(torch.from_numpy(images[batch_start:batch_start + batch_size]).to(target))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    chunks = forward_layers(model, images, layers, reduce, batch_size, device)
     return {name: torch.cat(chunks[name]).numpy().astype(np.float32) for name in layers}
 
 
