@@ -99,3 +99,18 @@ def test_the_intro_page_gives_a_bibtex_entry_that_agrees_with_citation_cff():
     assert fields["author"] == "{" + cff["authors"][0]["name"] + "}"
     assert fields["year"] == cff["date-released"][:4] and fields["url"] == cff["url"]
     assert fields["license"] == cff["license"]
+
+
+def test_every_citation_in_the_book_has_an_entry_in_references_bib():
+    """sphinxcontrib-bibtex turns an unknown key into a warning, which fails the strict book build
+    only after every chapter has run; this finds it in a second."""
+    entries = set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M))
+    sources = [*(ROOT / "book").glob("*.md"), *(ROOT / "notebooks").glob("*.ipynb")]
+    cited = {}
+    for source in sources:
+        for keys in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", source.read_text()):
+            for key in keys.split(","):
+                cited.setdefault(key.strip(), source.name)
+    assert cited, "no citations found: the pattern no longer matches the book's role syntax"
+    missing = {key: where for key, where in cited.items() if key not in entries}
+    assert not missing, f"cited but not in book/references.bib: {missing}"
