@@ -1,8 +1,9 @@
 """Checks of a built HTML book: `make test` runs them on the smoke book it has just built
 (``pytest tests/test_built_book.py --built-book _build/html``); without the option they are skipped.
 
-Published pages must not carry the paths of the machine that built them, and every figure of a
-chapter has a caption and is drawn for the book's column (so that its labels read at 100% zoom).
+Published pages must not carry the paths of the machine that built them, every figure of a
+chapter has a caption and is drawn for the book's column (so that its labels read at 100% zoom),
+and the interactive Mapper graphs load nothing from another host (so that they draw offline).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import pages, plotting
+from helpers import mapper, pages, plotting
 from helpers.paths import cache_root, offline_data_dir, project_root
 
 # A figure drawn BOOK_WIDTH wide at the style's DPI, plus what a legend or colour bar beside it adds.
@@ -74,3 +75,14 @@ def test_every_figure_is_drawn_for_the_book_column(html_root):
                 too_wide[f"{page.name}: {source}"] = width
     assert not too_wide, (f"figures wider than {MAX_FIGURE_PIXELS} px shrink their labels below reading size "
                           f"(draw them with helpers.plotting.panels): {too_wide}")
+
+
+def test_interactive_mapper_graphs_load_nothing_from_another_host(html_root):
+    graphs = {page.name: mapper.embedded_pages(page.read_text()) for page in chapter_pages(html_root)}
+    assert any(graphs.values()), "no chapter page embeds an interactive Mapper graph"
+    remote = {f"{name} graph {index}": found for name, embedded in graphs.items()
+              for index, graph in enumerate(embedded) if (found := mapper.external_resources(graph))}
+    assert not remote, f"interactive graphs load from other hosts (they stay blank offline): {remote}"
+    missing = [name for name, embedded in graphs.items() for graph in embedded
+               if "https://d3js.org v6.1.1" not in graph or "saveAs" not in graph]
+    assert not missing, f"interactive graphs without their inlined d3 6.1.1 and FileSaver: {missing}"

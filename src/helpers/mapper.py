@@ -5,44 +5,70 @@ lens range is covered by overlapping intervals, the points of each interval are 
 (DBSCAN), every cluster becomes a node, and two nodes are joined when they share points. P2's
 settings are the defaults: lens = l2 norm of each activation vector, 10 intervals with 50%
 overlap, DBSCAN with ``min_samples=5`` and ``eps`` at the knee of the sorted distances to the
-k-th nearest neighbour (:func:`knee_eps`). The graph itself is KeplerMapper's
-(:mod:`kmapper`); this module adds the statistics that say how well the graph separates classes:
+1st nearest neighbour (:func:`knee_eps`), on the channel vectors after ``bn2`` and ReLU inside
+each residual block, before the residual sum (:func:`layer_clouds`). The graph itself is
+KeplerMapper's (:mod:`kmapper`); this module adds the statistics that say how well the graph
+separates classes. Two definitions of purity (:data:`PURITY_DEFINITIONS`):
 
-* *node purity*: the mean, over nodes, of the share of the node's most common class;
-* *class-wise purity*: for each class, the mean share of that class in the nodes holding its
-  points (weighted by how many of its points each node holds), averaged over classes; the
-  diagonal of :func:`class_sharing`, whose off-diagonal entries say which classes share nodes;
-* both again after shuffling the labels over the same graph (*chance*), and the *lift*
-  ``(purity - chance) / (1 - chance)``: 0 at chance, 1 for perfectly separated classes. Small
-  nodes are pure by chance, and two superclasses are purer than ten classes by chance, so levels
-  are compared by their lift.
+* ``"p2"`` (P2's ``get_nodewise_purity.py`` and ``get_classwise_purity.py``, the default): a
+  node's purity is 1 / (number of distinct labels in it); *node purity* is its mean over nodes; a
+  point's purity is the mean purity of the nodes holding it, 0 for a point in no node;
+  *class-wise purity* is the mean point purity of each class, averaged over classes;
+* ``"share"``: a node's purity is the share of its most common label (node purity, and a
+  point's purity is their mean over the nodes holding it); class-wise purity is the mean share
+  of each class in the nodes holding its points, points in no node left out (the diagonal of
+  :func:`class_sharing`, whose off-diagonal entries say which classes share nodes).
+
+Both are computed again after shuffling the labels over the same graph (*chance*), and the *lift*
+``(purity - chance) / (1 - chance)`` is 0 at chance and 1 for perfectly separated classes (P2's
+class-wise purity reaches at most the share of points in some node). Small nodes are pure by
+chance, and two superclasses are purer than ten classes by chance, so levels are compared by
+their lift.
 
 The claims of chapter 5 are judged on trained networks minus their untrained initial networks
-(:func:`lift_rise`, :func:`superclass_lead` and :func:`mixed_node_effect` give the statistics).
+(:func:`lift_rise`, :func:`superclass_lead`), against every other split of the classes into groups
+of the same sizes (:func:`split_null`), and by a permutation test stratified by class
+(:func:`misclassification_test`). :func:`interactive_html` writes KeplerMapper's page with its
+scripts inlined from the vendored copies in ``helpers/vendor`` (d3 6.1.1, FileSaver), so that it
+loads nothing from another host.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from importlib import resources
 
 import kmapper
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import DBSCAN
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
+from torch import nn
 
-from .claims import Effect, bootstrap_effect
+from . import activations
+from .claims import Effect, null_effect
+from .resnet import BasicBlock
 from .topology import check_count
 
 LENSES = ("l2norm", "pca")
+PURITY_DEFINITIONS = ("p2", "share")
+"""``"p2"``: P2's purity, 1 / (distinct labels) per node, points in no node count 0;
+``"share"``: the share of the majority label (nodes) or of the class's own label (class-wise),
+points in no node left out."""
+LAYER_CHOICES = ("bn2_relu", "block")
+"""Where a residual block is read: ``"bn2_relu"``, its second BatchNorm followed by ReLU, before
+the residual sum (P2's Mapper layers); ``"block"``, the block's output after the sum and ReLU."""
 CIFAR10_SUPERCLASSES = {"vehicle": ("airplane", "automobile", "ship", "truck"),
                         "animal": ("bird", "cat", "deer", "dog", "frog", "horse")}
 
@@ -68,9 +94,10 @@ def knee_index(values: np.ndarray) -> int:
     return int(np.argmax(x - y))
 
 
-def knee_eps(points: np.ndarray, k: int = 5) -> float:
+def knee_eps(points: np.ndarray, k: int = 1) -> float:
     """DBSCAN radius at the knee of the sorted distances of each point to its ``k``-th nearest
-    neighbour (the point itself not counted), in the units of ``points`` (N, D)."""
+    neighbour (the point itself not counted), in the units of ``points`` (N, D). P2
+    (``get_knn.elbow_eps``) uses the 1st nearest neighbour, the default."""
     points = _check_points(points)
     k = check_count("k", k)
     if k >= len(points):
@@ -92,6 +119,32 @@ def lens_values(points: np.ndarray, lens: str = "l2norm", n_components: int = 2,
     if n_components > min(points.shape):
         raise ValueError(f"n_components={n_components} exceeds the data's rank bound {min(points.shape)}")
     return PCA(n_components=n_components, svd_solver="full", random_state=seed).fit_transform(points)
+
+
+def block_layers(model: nn.Module, where: str = "bn2_relu") -> dict[str, str]:
+    """The module to hook for each residual block of ``model``: block name -> module name
+    (``"layer1.0" -> "layer1.0.bn2"`` for ``"bn2_relu"``, the block itself for ``"block"``), in
+    forward order; ``where`` is one of :data:`LAYER_CHOICES`."""
+    if where not in LAYER_CHOICES:
+        raise ValueError(f"unknown layer choice {where!r}; expected one of {LAYER_CHOICES}")
+    blocks = [name for name, module in model.named_modules() if isinstance(module, BasicBlock)]
+    if not blocks:
+        raise ValueError(f"{type(model).__name__} has no residual blocks")
+    return {name: f"{name}.bn2" if where == "bn2_relu" else name for name in blocks}
+
+
+def layer_clouds(model: nn.Module, images: np.ndarray, where: str = "bn2_relu", seed: int = 0,
+                 device: str = "cpu") -> dict[str, np.ndarray]:
+    """P2's Mapper point clouds: for every residual block (name -> (N, C) float32, in depth
+    order), the channel vector of each image (N, C, H, W) at one random interior position
+    (:func:`helpers.activations.point_clouds`, ``"random_interior"``), read where
+    :func:`block_layers` says. For ``"bn2_relu"`` the hooked BatchNorm output goes through ReLU
+    here: ReLU acts on each entry, so taking it after choosing the position is the same."""
+    hooked = block_layers(model, where)
+    clouds = activations.point_clouds(model, images, list(hooked.values()), "random_interior", seed=seed,
+                                      device=device)
+    return {block: np.maximum(clouds[module], 0) if where == "bn2_relu" else clouds[module]
+            for block, module in hooked.items()}
 
 
 @dataclass(frozen=True)
@@ -122,16 +175,16 @@ class MapperGraph:
 
 
 def mapper_graph(points: np.ndarray, lens: str = "l2norm", n_cubes: int = 10, overlap: float = 0.5,
-                 min_samples: int = 5, eps: str | float = "knee", n_components: int = 2,
+                 min_samples: int = 5, eps: str | float = "knee", knee_k: int = 1, n_components: int = 2,
                  seed: int = 0) -> MapperGraph:
     """KeplerMapper graph of ``points`` (N, D) with P2's settings as defaults.
 
     ``lens``: see :func:`lens_values`; ``n_cubes`` intervals per lens dimension overlapping by
     the fraction ``overlap`` (in (0, 1)); DBSCAN with ``min_samples`` and radius ``eps``, either
-    a positive number or ``"knee"`` (:func:`knee_eps` with ``k = min_samples``, computed once on
-    the whole cloud). Points DBSCAN calls noise belong to no node. The clustering runs on one
-    thread: Mapper solves many small problems, for which starting OpenMP threads costs more than
-    it saves (several times more on a busy machine)."""
+    a positive number or ``"knee"`` (:func:`knee_eps` with ``k = knee_k``, P2's 1st nearest
+    neighbour by default, computed once on the whole cloud). Points DBSCAN calls noise belong
+    to no node. The clustering runs on one thread: Mapper solves many small problems, for which
+    starting OpenMP threads costs more than it saves (several times more on a busy machine)."""
     points = _check_points(points)
     n_cubes = check_count("n_cubes", n_cubes)
     min_samples = check_count("min_samples", min_samples)
@@ -140,7 +193,7 @@ def mapper_graph(points: np.ndarray, lens: str = "l2norm", n_cubes: int = 10, ov
     if isinstance(eps, str):
         if eps != "knee":
             raise ValueError(f"eps={eps!r}: expected 'knee' or a positive number")
-        radius = knee_eps(points, k=min_samples)
+        radius = knee_eps(points, k=knee_k)
     elif eps > 0:
         radius = float(eps)
     else:
@@ -154,7 +207,7 @@ def mapper_graph(points: np.ndarray, lens: str = "l2norm", n_cubes: int = 10, ov
     nodes = {name: np.array(sorted(members), dtype=int) for name, members in raw["nodes"].items()}
     edges = sorted({tuple(sorted((a, b))) for a, ends in raw["links"].items() for b in ends})
     settings = {"lens": lens, "n_cubes": n_cubes, "overlap": overlap, "min_samples": min_samples,
-                "eps": eps, "n_components": n_components if lens == "pca" else 1}
+                "eps": eps, "knee_k": knee_k, "n_components": n_components if lens == "pca" else 1}
     return MapperGraph(nodes, edges, lens_array, radius, len(points), settings, raw)
 
 
@@ -198,12 +251,65 @@ def class_counts(graph: MapperGraph, labels: np.ndarray, n_classes: int | None =
     return np.asarray(incidence(graph) @ np.eye(n_classes)[labels])
 
 
-def node_purity(counts: np.ndarray) -> float:
-    """Mean over nodes of the majority class's share, from class counts (n_nodes, n_classes)."""
+def _check_definition(definition: str) -> None:
+    if definition not in PURITY_DEFINITIONS:
+        raise ValueError(f"unknown purity definition {definition!r}; expected one of {PURITY_DEFINITIONS}")
+
+
+def node_values(counts: np.ndarray, definition: str = "p2") -> np.ndarray:
+    """Purity of each node (n_nodes,) from class counts (n_nodes, n_classes): P2's
+    1 / (number of distinct labels), or (``"share"``) the majority label's share."""
+    _check_definition(definition)
     counts = np.asarray(counts, dtype=float)
     if counts.ndim != 2 or len(counts) == 0:
         raise ValueError(f"counts must be (n_nodes, n_classes) with at least one node, got shape {counts.shape}")
-    return float(np.mean(counts.max(1) / counts.sum(1)))
+    if definition == "p2":
+        return 1.0 / (counts > 0).sum(1)
+    return counts.max(1) / counts.sum(1)
+
+
+def node_purity(counts: np.ndarray, definition: str = "p2") -> float:
+    """Mean over nodes of :func:`node_values` (P2's node purity by default)."""
+    return float(np.mean(node_values(counts, definition)))
+
+
+def _point_values(member: sparse.csr_matrix, counts: np.ndarray, definition: str) -> np.ndarray:
+    """Point purity (N,): the mean :func:`node_values` of the nodes holding each point, from the
+    incidence matrix and the class counts; NaN for a point in no node."""
+    memberships = np.asarray(member.sum(0)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(member.T @ node_values(counts, definition)).ravel() / memberships
+
+
+def point_purity(graph: MapperGraph, labels: np.ndarray, definition: str = "p2") -> np.ndarray:
+    """For each point (N,), the mean purity of the nodes it belongs to (:func:`node_values`:
+    P2's 1 / (distinct labels), or the majority label's share); NaN for points in no node. Low
+    values mark points that sit in mixed nodes."""
+    _check_definition(definition)
+    return _point_values(incidence(graph), class_counts(graph, labels), definition)
+
+
+def _class_purity(member: sparse.csr_matrix, counts: np.ndarray, labels: np.ndarray, n_classes: int,
+                  definition: str) -> float:
+    if definition == "share":
+        return float(np.nanmean(np.diag(class_sharing(counts))))
+    points = np.nan_to_num(_point_values(member, counts, "p2"), nan=0.0)  # P2: a point in no node counts 0
+    sizes = np.bincount(labels, None, n_classes)
+    present = sizes > 0
+    return float(np.mean(np.bincount(labels, points, n_classes)[present] / sizes[present]))
+
+
+def class_purity(graph: MapperGraph, labels: np.ndarray, n_classes: int | None = None,
+                 definition: str = "p2") -> float:
+    """Class-wise purity of ``graph`` for ``labels`` (N,), averaged over the classes present.
+    P2's (``get_classwise_purity.py``): the mean over a class's points of :func:`point_purity`,
+    a point in no node counting 0. ``"share"``: the mean share of the class in the nodes holding
+    its points, each membership counted once, points in no node left out (the diagonal of
+    :func:`class_sharing`)."""
+    _check_definition(definition)
+    labels, n_classes = _check_labels(graph, labels, n_classes)
+    member = incidence(graph)
+    return _class_purity(member, np.asarray(member @ np.eye(n_classes)[labels]), labels, n_classes, definition)
 
 
 def class_sharing(counts: np.ndarray) -> np.ndarray:
@@ -217,12 +323,6 @@ def class_sharing(counts: np.ndarray) -> np.ndarray:
         return (counts.T @ shares) / weights[:, None]
 
 
-def class_purity(counts: np.ndarray) -> float:
-    """Class-wise purity: the mean over classes present in the graph of the diagonal of
-    :func:`class_sharing`."""
-    return float(np.nanmean(np.diag(class_sharing(counts))))
-
-
 def n_components(graph: MapperGraph) -> int:
     """Number of connected components of the graph (isolated nodes count)."""
     index = {name: i for i, name in enumerate(graph.nodes)}
@@ -234,30 +334,24 @@ def n_components(graph: MapperGraph) -> int:
     return int(connected_components(adjacency, directed=False)[0])
 
 
-def point_purity(graph: MapperGraph, labels: np.ndarray) -> np.ndarray:
-    """For each point (N,), the mean majority share of the nodes it belongs to (NaN for points in
-    no node): low values mark points that sit in mixed nodes."""
-    counts = class_counts(graph, labels)
-    majority_share = counts.max(1) / counts.sum(1)
-    member = incidence(graph)
-    memberships = np.asarray(member.sum(0)).ravel()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(member.T @ majority_share).ravel() / memberships
-
-
 def purity_lift(purity: float, chance: float) -> float:
     """``(purity - chance) / (1 - chance)``: 0 at chance level, 1 when perfectly pure."""
     return float((purity - chance) / (1 - chance)) if chance < 1 else float("nan")
 
 
+def _suffix(definition: str) -> str:
+    return "" if definition == "p2" else f"_{definition}"
+
+
 def purity_stats(graph: MapperGraph, labels: np.ndarray, n_classes: int | None = None, n_permutations: int = 20,
                  seed: int = 0) -> dict[str, float]:
-    """Purity of ``graph`` for ``labels`` (N,) and against chance.
+    """Purity of ``graph`` for ``labels`` (N,) and against chance, by both definitions.
 
-    Returns ``node_purity``, ``class_purity``, their means over ``n_permutations`` shuffles of
-    the labels (``chance_node_purity``, ``chance_class_purity``), the lifts
-    ``(purity - chance) / (1 - chance)`` (``node_lift``, ``class_lift``), ``n_nodes``,
-    ``n_edges``, ``n_components`` and ``coverage`` (share of points in at least one node)."""
+    Returns ``node_purity`` and ``class_purity`` (P2's definitions), their means over
+    ``n_permutations`` shuffles of the labels (``chance_node_purity``, ``chance_class_purity``),
+    the lifts ``(purity - chance) / (1 - chance)`` (``node_lift``, ``class_lift``); the same seven
+    with the suffix ``_share`` for the majority-share definitions; ``n_nodes``, ``n_edges``,
+    ``n_components`` and ``coverage`` (share of points in at least one node)."""
     labels, n_classes = _check_labels(graph, labels, n_classes)
     n_permutations = check_count("n_permutations", n_permutations)
     if not graph.nodes:
@@ -265,18 +359,26 @@ def purity_stats(graph: MapperGraph, labels: np.ndarray, n_classes: int | None =
     member = incidence(graph)
     onehot = np.eye(n_classes)
 
-    def both(values: np.ndarray) -> tuple[float, float]:
-        counts = np.asarray(member @ onehot[values])
-        return node_purity(counts), class_purity(counts)
+    def values(shuffled: np.ndarray) -> list[float]:
+        counts = np.asarray(member @ onehot[shuffled])
+        return [v for definition in PURITY_DEFINITIONS
+                for v in (node_purity(counts, definition),
+                          _class_purity(member, counts, shuffled, n_classes, definition))]
 
-    node, klass = both(labels)
+    observed = values(labels)
     rng = np.random.default_rng(seed)
-    chance = np.mean([both(rng.permutation(labels)) for _ in range(n_permutations)], axis=0)
-    return {"node_purity": node, "class_purity": klass,
-            "chance_node_purity": float(chance[0]), "chance_class_purity": float(chance[1]),
-            "node_lift": purity_lift(node, chance[0]), "class_lift": purity_lift(klass, chance[1]),
-            "n_nodes": len(graph.nodes), "n_edges": len(graph.edges), "n_components": n_components(graph),
-            "coverage": float(np.mean(np.asarray(member.sum(0)).ravel() > 0))}
+    chance = np.mean([values(rng.permutation(labels)) for _ in range(n_permutations)], axis=0)
+    result: dict[str, float] = {}
+    for index, definition in enumerate(PURITY_DEFINITIONS):
+        suffix = _suffix(definition)
+        node, klass = observed[2 * index], observed[2 * index + 1]
+        node_chance, class_chance = float(chance[2 * index]), float(chance[2 * index + 1])
+        result |= {f"node_purity{suffix}": node, f"class_purity{suffix}": klass,
+                   f"chance_node_purity{suffix}": node_chance, f"chance_class_purity{suffix}": class_chance,
+                   f"node_lift{suffix}": purity_lift(node, node_chance),
+                   f"class_lift{suffix}": purity_lift(klass, class_chance)}
+    return result | {"n_nodes": len(graph.nodes), "n_edges": len(graph.edges), "n_components": n_components(graph),
+                     "coverage": float(np.mean(np.asarray(member.sum(0)).ravel() > 0))}
 
 
 def superclass_labels(labels: np.ndarray, class_names: Sequence[str],
@@ -346,38 +448,150 @@ def lift_rise(purity: pd.DataFrame, lens: str, level: str = "class") -> pd.Serie
     return curves[curves.columns.max()] - curves[curves.columns.min()]
 
 
-def mixed_node_effect(graph: MapperGraph, control: MapperGraph, labels: np.ndarray, predicted: np.ndarray,
-                      n_resamples: int = 2000, seed: int = 0) -> tuple[Effect, Effect]:
-    """Do misclassified points sit in more mixed nodes than correctly classified ones, beyond
-    what the same points show in a control graph (the untrained network's, same layer and lens)?
+def two_group_splits(class_names: Sequence[str], groups: dict[str, Sequence[str]]) -> list[tuple[str, ...]]:
+    """Every split of ``class_names`` into two groups of the sizes of ``groups`` (two groups),
+    each given by the classes of the first group, the true split first (C(10, 4) = 210 for
+    CIFAR-10's 4 vehicle and 6 animal classes). With equal sizes each split is listed once."""
+    if len(groups) != 2:
+        raise ValueError(f"the split null needs exactly two groups, got {list(groups)}")
+    superclass_labels(np.arange(len(class_names)), class_names, groups)  # every class in one group
+    first = tuple(name for name in class_names if name in set(next(iter(groups.values()))))
+    size = len(first)
+    splits = [tuple(class_names[i] for i in chosen) for chosen in itertools.combinations(range(len(class_names)), size)]
+    if 2 * size == len(class_names):  # {A, B} and {B, A} are the same split: keep those holding class 0
+        splits = [split for split in splits if class_names[0] in split]
+        if class_names[0] not in first:
+            first = tuple(name for name in class_names if name not in first)
+    return [first] + [split for split in splits if split != first]
 
-    With ``predicted`` labels (N,) of the trained network: for the points in some node of both
-    graphs, the mean :func:`point_purity` of correct minus misclassified points in ``graph``,
-    minus the same gap in ``control``; a bootstrap over points gives its interval. Returns that
-    effect and the control's own gap (same bootstrap). Points that are ambiguous in themselves
-    sit in mixed nodes of any graph: the control removes them from the claim."""
-    labels = np.asarray(labels)
+
+@dataclass(frozen=True)
+class SplitNull:
+    """The statistic of every two-group split of the classes (:func:`two_group_splits`):
+    ``splits`` (n_splits,) tuples of the first group's classes, the true split first;
+    ``statistics`` (n_splits,); ``rank`` of the true split (1 = largest; ties count against it);
+    ``pvalue`` the exact permutation p-value, the share of splits whose statistic is at least the
+    true split's (the true one included)."""
+
+    splits: list[tuple[str, ...]]
+    statistics: np.ndarray
+
+    @property
+    def observed(self) -> float:
+        return float(self.statistics[0])
+
+    @property
+    def rank(self) -> int:
+        return int(np.sum(self.statistics >= self.observed))
+
+    @property
+    def pvalue(self) -> float:
+        return self.rank / len(self.statistics)
+
+    def effect(self, digits: int = 3) -> Effect:
+        """The true split's statistic minus the mean of the other splits', with the interval the
+        other splits' spread gives (:func:`helpers.claims.null_effect`): its lower end is above 0
+        when the true split beats 97.5% of the others."""
+        return null_effect(self.observed, self.statistics[1:], digits=digits,
+                           method=f"against all {len(self.statistics) - 1} other splits of the classes")
+
+
+def split_null(graphs: Sequence[MapperGraph], labels: np.ndarray, class_names: Sequence[str],
+               groups: dict[str, Sequence[str]] = CIFAR10_SUPERCLASSES, statistic: str = "class_purity",
+               definition: str = "p2") -> SplitNull:
+    """Is the grouping ``groups`` special? For every split of the classes into two groups of the
+    same sizes, the coarse-level ``statistic`` (``"class_purity"`` or ``"node_purity"``, by
+    ``definition``) of each graph in ``graphs`` (e.g. one per seed, all of the same N points with
+    fine ``labels`` (N,)), averaged over the graphs. The true split's rank among all of them is an
+    exact permutation test: under the null that the graph knows nothing of the grouping, every
+    split is equally likely to come out on top."""
+    if statistic not in ("class_purity", "node_purity"):
+        raise ValueError(f"unknown statistic {statistic!r}; expected 'class_purity' or 'node_purity'")
+    _check_definition(definition)
+    if not graphs:
+        raise ValueError("split_null needs at least one graph")
+    splits = two_group_splits(class_names, groups)
+    index = {name: i for i, name in enumerate(class_names)}
+    tables = np.ones((len(splits), len(class_names)), dtype=int)  # class -> group (0 = the split's first group)
+    for row, split in enumerate(splits):
+        tables[row, [index[name] for name in split]] = 0
+    values = np.zeros(len(splits))
+    for graph in graphs:
+        labels, _ = _check_labels(graph, labels, len(class_names))
+        member = incidence(graph)
+        for row, table in enumerate(tables):
+            coarse = table[labels]
+            counts = np.asarray(member @ np.eye(2)[coarse])
+            values[row] += (node_purity(counts, definition) if statistic == "node_purity" else
+                            _class_purity(member, counts, coarse, 2, definition))
+    return SplitNull(splits, values / len(graphs))
+
+
+def stratified_gap(purity: np.ndarray, wrong: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """How much purer the neighbourhoods of correctly classified points are than those of
+    misclassified points *of the same class*: for each misclassified point, the mean ``purity``
+    of the correct points of its stratum minus its own, averaged over misclassified points (strata
+    without both kinds are left out). ``purity`` (N,), ``strata`` (N,) integers; ``wrong`` (N,)
+    or (B, N) booleans (B flag vectors at once) -> () or (B,)."""
+    single = np.ndim(wrong) == 1
+    wrong = np.atleast_2d(np.asarray(wrong, dtype=bool))
+    strata = np.asarray(strata)
+    n_strata = int(strata.max()) + 1
+    onehot = np.eye(n_strata)[strata]  # (N, S)
+    n_wrong = wrong.astype(float) @ onehot  # (B, S)
+    n_right = (~wrong).astype(float) @ onehot
+    sum_wrong = (wrong * purity) @ onehot
+    sum_right = (~wrong * purity) @ onehot
+    both = (n_wrong > 0) & (n_right > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = np.where(both, sum_right / n_right - sum_wrong / n_wrong, 0.0)
+        result = (gaps * n_wrong * both).sum(1) / (n_wrong * both).sum(1)
+    return result[0] if single else result
+
+
+def misclassification_test(graph: MapperGraph, labels: np.ndarray, predicted: np.ndarray, n_permutations: int = 2000,
+                           seed: int = 0, definition: str = "p2") -> tuple[Effect, dict[str, float]]:
+    """Do misclassified images sit in more mixed nodes than correctly classified images of the
+    same class?
+
+    Images share nodes, and classes differ both in how mixed their nodes are and in how often
+    the network errs, so a plain comparison of correct and misclassified images mixes the two.
+    The statistic is :func:`stratified_gap` of :func:`point_purity` (by ``definition``) over the
+    images in some node, with true ``labels`` (N,) as strata and ``predicted`` (N,) the network's
+    labels; its null distribution comes from ``n_permutations`` shuffles of the misclassified
+    flag within each true class. Returns the :class:`~helpers.claims.Effect` (statistic minus
+    the null mean, interval from the null's spread, :func:`helpers.claims.null_effect`) and a
+    summary: the plain means ``purity_correct``, ``purity_misclassified`` and their
+    ``difference``, the ``stratified_gap``, the one-sided permutation ``pvalue``
+    ((1 + #null >= observed) / (1 + n_permutations)) and the counts."""
+    labels, _ = _check_labels(graph, labels)
     predicted = np.asarray(predicted)
     if predicted.shape != labels.shape:
         raise ValueError(f"predicted must have the shape of labels {labels.shape}, got {predicted.shape}")
-    ours, theirs = point_purity(graph, labels), point_purity(control, labels)
-    placed = ~np.isnan(ours) & ~np.isnan(theirs)
-    wrong = (predicted != labels)[placed].astype(float)
-    ours, theirs = ours[placed], theirs[placed]
+    n_permutations = check_count("n_permutations", n_permutations)
+    purity = point_purity(graph, labels, definition)
+    placed = ~np.isnan(purity)
+    purity, strata, wrong = purity[placed], labels[placed], (predicted != labels)[placed]
     if min(wrong.sum(), len(wrong) - wrong.sum()) < 2:
-        raise ValueError(f"need at least 2 correct and 2 misclassified points in both graphs, got "
+        raise ValueError(f"need at least 2 correct and 2 misclassified points in some node, got "
                          f"{int(len(wrong) - wrong.sum())} and {int(wrong.sum())}")
-
-    def gap(purity: np.ndarray, misclassified: np.ndarray) -> float:
-        bad = misclassified > 0
-        if bad.all() or not bad.any():
-            return float("nan")
-        return float(purity[~bad].mean() - purity[bad].mean())
-
-    effect = bootstrap_effect(lambda a, b, w: gap(a, w) - gap(b, w), (ours, theirs, wrong), n_resamples, seed,
-                              digits=3, method="bootstrap over images")
-    shown = bootstrap_effect(gap, (theirs, wrong), n_resamples, seed, digits=3, method="bootstrap over images")
-    return effect, shown
+    mixed = [c for c in np.unique(strata) if 0 < wrong[strata == c].sum() < (strata == c).sum()]
+    if not mixed:
+        raise ValueError("no class has both correct and misclassified points in some node")
+    # rounded, so that sums of the same numbers in another order tie with the observed value
+    observed = round(float(stratified_gap(purity, wrong, strata)), 12)
+    rng = np.random.default_rng(seed)
+    shuffled = np.tile(wrong, (n_permutations, 1))
+    for c in np.unique(strata):
+        rows = np.flatnonzero(strata == c)
+        shuffled[:, rows] = rng.permuted(shuffled[:, rows], axis=1)
+    null = np.round(np.atleast_1d(stratified_gap(purity, shuffled, strata)), 12)
+    effect = null_effect(observed, null, digits=3, method=f"{n_permutations} shuffles of the flag within each class")
+    summary = {"purity_correct": float(purity[~wrong].mean()), "purity_misclassified": float(purity[wrong].mean()),
+               "difference": float(purity[~wrong].mean() - purity[wrong].mean()), "stratified_gap": observed,
+               "pvalue": float((1 + np.sum(null >= observed)) / (1 + n_permutations)),
+               "n_correct": int((~wrong).sum()), "n_misclassified": int(wrong.sum())}
+    return effect, summary
 
 
 def shared_pairs(sharing: np.ndarray, class_names: Sequence[str], top: int = 5) -> pd.DataFrame:
@@ -418,11 +632,91 @@ def draw(graph: MapperGraph, labels: np.ndarray, class_names: Sequence[str], ax:
     return ax
 
 
+def _vendored(name: str) -> str:
+    """Text of a vendored script in ``helpers/vendor`` (package data)."""
+    return resources.files(__package__).joinpath("vendor", name).read_text(encoding="utf-8")
+
+
+VENDORED_SCRIPTS = {"/d3": "d3.v6.1.1.min.js", "file-saver": "FileSaver.v2.0.5.min.js"}
+"""The scripts KeplerMapper's page loads from CDNs, keyed by a word of their URL, and the file in
+``helpers/vendor`` (from the npm packages ``d3@6.1.1`` and ``file-saver@2.0.5``, with their
+licences) that replaces each."""
+_SCRIPT = re.compile(r'<script\s+src="(https?://[^"]+)"\s*>\s*</script>')
+_LINK = re.compile(r"<link\b[^>]*\bhref=[\"'](?:https?:)?//[^\"']*[\"'][^>]*>")
+
+
+def _inline(url: str) -> str:
+    for word, name in VENDORED_SCRIPTS.items():
+        if word in url.lower():
+            source = re.sub(r"//# sourceMappingURL=\S+", "", _vendored(name))
+            return f"<script>/* {name}, inlined for {url} */\n{source}\n</script>"
+    raise ValueError(f"KeplerMapper's page loads {url}, which has no vendored copy; expected one of {list(VENDORED_SCRIPTS)}")
+
+
+def offline_page(page: str) -> str:
+    """``page`` (KeplerMapper's HTML document) with every external script replaced by the
+    vendored copy inlined, and its links to other hosts (web fonts, the favicon) dropped: the
+    page then draws with the system's fonts, the same offline and online. Raises ``ValueError``
+    if anything from another host remains."""
+    page = _LINK.sub("", _SCRIPT.sub(lambda match: _inline(match.group(1)), page))
+    remaining = external_resources(page)
+    if remaining:
+        raise ValueError(f"the page still loads from other hosts: {remaining}")
+    return page
+
+
+class _Resources(HTMLParser):
+    """Collects the ``src``/``href`` attributes and CSS ``url(...)``/``@import`` targets that
+    point to another host (``http(s)://`` or ``//``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "poster", "data") and value and _remote(value):
+                self.found.append(value.strip())
+            if name == "style" and value:
+                self.handle_data_css(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.handle_data_css(data)
+
+    def handle_data_css(self, css: str) -> None:
+        for target in re.findall(r"""(?:url\(\s*|@import\s+)["']?([^"')\s;]+)""", css):
+            if _remote(target):
+                self.found.append(target)
+
+
+def _remote(value: str) -> bool:
+    return bool(re.match(r"\s*(https?:)?//", value, re.IGNORECASE))
+
+
+def external_resources(page: str) -> list[str]:
+    """Every address on another host that the HTML document ``page`` (str) names in a ``src``,
+    ``href`` (links included), ``srcset``, ``poster`` or ``data`` attribute, or in a CSS
+    ``url(...)``/``@import``; an empty list for a page that works offline. Script text is not
+    read (d3 names its XML namespaces as ``http://www.w3.org/...`` strings, which load nothing)."""
+    parser = _Resources()
+    parser.feed(page)
+    parser.close()
+    return parser.found
+
+
 def interactive_html(graph: MapperGraph, labels: np.ndarray, class_names: Sequence[str], title: str,
                      groups: dict[str, Sequence[str]] | None = None) -> str:
-    """KeplerMapper's interactive page (a complete HTML document, str) for ``graph``: a toggle
-    colours the nodes by the share of each class (and of each group in ``groups``), tooltips list
-    the members' class names."""
+    """KeplerMapper's interactive page (a complete HTML document, str) for ``graph``, made to
+    load nothing from another host (:func:`offline_page`): a toggle colours the nodes by the
+    share of each class (and of each group in ``groups``), tooltips list the members' class
+    names."""
     labels, _ = _check_labels(graph, labels, len(class_names))
     columns = [np.eye(len(class_names))[labels]]
     names = list(class_names)
@@ -430,9 +724,10 @@ def interactive_html(graph: MapperGraph, labels: np.ndarray, class_names: Sequen
         coarse, group_names = superclass_labels(labels, class_names, groups)
         columns.append(np.eye(len(group_names))[coarse])
         names += [f"{name} (superclass)" for name in group_names]
-    return kmapper.KeplerMapper(verbose=0).visualize(
+    page = kmapper.KeplerMapper(verbose=0).visualize(
         graph.kmapper_graph, color_values=np.hstack(columns), color_function_name=names,
         custom_tooltips=np.asarray(class_names)[labels], title=title, save_file=False)
+    return offline_page(page)
 
 
 def iframe(page: str, height: int = 620) -> str:
@@ -443,28 +738,23 @@ def iframe(page: str, height: int = 620) -> str:
             f'height="{height}" style="border: 1px solid #ddd" loading="lazy"></iframe></div>')
 
 
-def misclassified_purity(graph: MapperGraph, labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Do misclassified points sit in mixed nodes? From true ``labels`` and ``predicted`` labels
-    (N,): the mean :func:`point_purity` of correctly and of wrongly classified points that lie
-    in some node, their difference (correct minus misclassified), the one-sided Mann-Whitney
-    p-value of "correct points sit in purer nodes", and the counts."""
-    labels, _ = _check_labels(graph, labels)
-    predicted = np.asarray(predicted)
-    if predicted.shape != labels.shape:
-        raise ValueError(f"predicted must have the shape of labels {labels.shape}, got {predicted.shape}")
-    purity = point_purity(graph, labels)
-    placed = ~np.isnan(purity)
-    wrong = predicted != labels
-    correct, misclassified = purity[placed & ~wrong], purity[placed & wrong]
-    if len(correct) and len(misclassified):
-        pvalue = float(stats.mannwhitneyu(correct, misclassified, alternative="greater").pvalue)
-    else:
-        pvalue = float("nan")
-    correct_purity = float(correct.mean()) if len(correct) else float("nan")
-    wrong_purity = float(misclassified.mean()) if len(misclassified) else float("nan")
-    return {"purity_correct": correct_purity, "purity_misclassified": wrong_purity,
-            "difference": correct_purity - wrong_purity, "mannwhitney_p": pvalue,
-            "n_correct": int(len(correct)), "n_misclassified": int(len(misclassified))}
+class _Frames(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pages: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "iframe":
+            self.pages.extend(value for name, value in attrs if name == "srcdoc" and value is not None)
+
+
+def embedded_pages(document: str) -> list[str]:
+    """The HTML documents held inline by the ``<iframe srcdoc=...>`` elements of ``document``
+    (str), unescaped, in order: what :func:`iframe` embeds, read back from a built page."""
+    parser = _Frames()
+    parser.feed(document)
+    parser.close()
+    return parser.pages
 
 
 def purity_by_layer(clouds: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],
@@ -476,7 +766,7 @@ def purity_by_layer(clouds: dict[str, np.ndarray], labels: np.ndarray, class_nam
 
     ``clouds``: layer name -> (N, D) points of the same N images, in depth order; ``labels`` (N,)
     their classes; ``covers``: (n_cubes, overlap) pairs; ``options`` go to :func:`mapper_graph`
-    (``min_samples``, ``eps``, ``n_components``). Returns a long table, one row per layer, lens,
+    (``min_samples``, ``eps``, ``knee_k``, ``n_components``). Returns a long table, one row per layer, lens,
     cover and level (``"class"`` or ``"superclass"``) with the columns of :func:`purity_stats`
     plus ``depth`` (0-based layer index) and ``eps``; and the graphs keyed by
     ``(layer, lens, n_cubes, overlap)``."""
