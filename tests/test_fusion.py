@@ -213,3 +213,9 @@ def test_a_trained_fusion_model_uses_curves_that_alone_carry_the_label(tmp_path)
     assert fusion.inert_branch(use) is None
     curves = fusion.learning_curves(data, ["cnn_bc"], [0], config, cache)
     assert list(curves.step) == [20, 40, 60, 80][:len(curves)] and curves.best.sum() == 1
+
+
+def test_networks_whose_best_check_is_the_step_cap_are_still_improving():
+    results = pd.DataFrame({"model": ["a", "a", "b"], "seed": [0, 1, 0], "best_step": [100, 60, 100]})
+    assert fusion.still_improving(results, 100).seed.tolist() == [0, 0]
+    assert fusion.still_improving(results, 200).empty

@@ -207,7 +207,8 @@ def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_con
                  architecture: Architecture = Architecture()) -> pd.DataFrame:
     """Train (or load) every model kind with every seed; one row of test metrics per run with
     columns dataset, n_train, model, seed, parameters, best_step, steps (run before stopping),
-    seconds (of training), seconds_per_step and the metrics of
+    seconds (of training, validation checks included, on the machine that trained it),
+    seconds_per_step (seconds / steps) and the metrics of
     :func:`helpers.train.classification_metrics`."""
     rows = []
     runs = [(kind, seed) for seed in seeds for kind in kinds]
@@ -447,3 +448,10 @@ def topological_signal(correct: dict[str, np.ndarray]) -> str:
         finding = ("the curves carry no more information about the label than the intensity distribution: "
                    "this data set has too little topological signal for a test of P1's claims")
     return f"Betti curves minus intensity histogram: {gap.describe()}; {finding}."
+
+
+def still_improving(results: pd.DataFrame, max_steps: int) -> pd.DataFrame:
+    """Rows of ``results`` (of :func:`train_models`) whose best validation check was the last
+    step the budget allowed (``best_step == max_steps``): networks stopped by the step cap while
+    their validation loss was still falling, i.e. not shown to have converged."""
+    return results[results.best_step >= max_steps]
