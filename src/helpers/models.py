@@ -190,15 +190,15 @@ class PersistenceImageBranch(nn.Module):
 
 
 class FusionNet(nn.Module):
-    """Late fusion: concatenate the branches' outputs, then dense 512 (dropout ``head_dropout``)
-    - 256 - n_classes.
+    """Late fusion: concatenate the branches' outputs, then dense 512 (dropout ``head_dropout``,
+    none by default here; :func:`build_model` passes P1's 0.3) - 256 - n_classes.
 
     Either branch may be ``None`` (plain CNN, topological branch alone).
     """
 
     def __init__(self, image_branch: nn.Module | None, topo_branch: nn.Module | None,
                  n_classes: int, image_mean: float = 0.0, image_std: float = 1.0,
-                 head_dropout: float = 0.3) -> None:
+                 head_dropout: float = 0.0) -> None:
         super().__init__()
         if image_branch is None and topo_branch is None:
             raise ValueError("a model needs an image branch, a topological branch, or both")
