@@ -205,11 +205,13 @@ def test_a_trained_fusion_model_uses_curves_that_alone_carry_the_label(tmp_path)
                              features, features, TopologicalFeatures())
     cache = ArtifactCache("smoke", root=tmp_path)
     config = TrainConfig(max_steps=80, eval_every=20, patience=2)
-    results = fusion.train_models(data, ["cnn_bc"], [0], config, cache, progress=False)
-    assert results.loc[0, "accuracy"] > 0.85 and results.loc[0, "seconds_per_step"] > 0
-    use = fusion.branch_use(data, "cnn_bc", [0], config, cache)
-    assert use.loc[0, "changed by shuffled input"] > 0.25  # an inert branch changes none
-    assert use.loc[0, "accuracy, mean input"] < 0.7       # the images alone carry nothing
+    # three seeds: with PyTorch's initialisation and a ReLU after the 1x1 convolution, seed 2
+    # leaves the branch inert (52% accuracy, no prediction changed by shuffling)
+    results = fusion.train_models(data, ["cnn_bc"], [0, 1, 2], config, cache, progress=False)
+    assert (results.accuracy > 0.85).all() and (results.seconds_per_step > 0).all()
+    use = fusion.branch_use(data, "cnn_bc", [0, 1, 2], config, cache)
+    assert (use["changed by shuffled input"] > 0.25).all()  # an inert branch changes none
+    assert (use["accuracy, mean input"] < 0.7).all()        # the images alone carry nothing
     assert fusion.inert_branch(use) is None
     curves = fusion.learning_curves(data, ["cnn_bc"], [0], config, cache)
     assert list(curves.step) == [20, 40, 60, 80][:len(curves)] and curves.best.sum() == 1
