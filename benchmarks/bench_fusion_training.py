@@ -18,11 +18,8 @@ import time
 import torch
 
 from helpers import fusion
-from helpers.models import MODEL_KINDS, Architecture
+from helpers.models import EARLIER_ARCHITECTURE, MODEL_KINDS, Architecture
 from helpers.train import TrainConfig, fit
-
-EARLIER = Architecture(init="torch", curve_input_norm=False, curve_dropout=0.0, curve_last_relu=True,
-                       head_dropout=0.0, pi_branch="small", wide="matched")
 
 
 def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int) -> float:
@@ -51,7 +48,7 @@ def main() -> None:
     print(f"{'model':10} {'P1 architecture':>18} {'earlier':>12}")
     for kind in MODEL_KINDS:
         times = [min(seconds_per_step(data, kind, architecture, args.steps) for _ in range(args.repeats))
-                 for architecture in (Architecture(), EARLIER)]
+                 for architecture in (Architecture(), EARLIER_ARCHITECTURE)]
         print(f"{kind:10} {1000 * times[0]:15.1f} ms {1000 * times[1]:9.1f} ms")
 
 

@@ -205,8 +205,8 @@ def test_a_trained_fusion_model_uses_curves_that_alone_carry_the_label(tmp_path)
                              features, features, TopologicalFeatures())
     cache = ArtifactCache("smoke", root=tmp_path)
     config = TrainConfig(max_steps=80, eval_every=20, patience=2)
-    # three seeds: with PyTorch's initialisation and a ReLU after the 1x1 convolution, seed 2
-    # leaves the branch inert (52% accuracy, no prediction changed by shuffling)
+    # three seeds: with EARLIER_ARCHITECTURE (PyTorch's initialisation, a ReLU after the 1x1
+    # convolution) seed 2 left the branch inert here (52% accuracy, no prediction changed)
     results = fusion.train_models(data, ["cnn_bc"], [0, 1, 2], config, cache, progress=False)
     assert (results.accuracy > 0.85).all() and (results.seconds_per_step > 0).all()
     use = fusion.branch_use(data, "cnn_bc", [0, 1, 2], config, cache)
@@ -221,3 +221,22 @@ def test_networks_whose_best_check_is_the_step_cap_are_still_improving():
     results = pd.DataFrame({"model": ["a", "a", "b"], "seed": [0, 1, 0], "best_step": [100, 60, 100]})
     assert fusion.still_improving(results, 100).seed.tolist() == [0, 0]
     assert fusion.still_improving(results, 200).empty
+
+
+def test_curve_branch_activity_sees_dead_and_live_branches():
+    from helpers.models import EARLIER_ARCHITECTURE, Architecture, build_model
+    rng = np.random.default_rng(0)
+    curves = rng.normal(0, 1, (300, 2, 100)).astype(np.float32)
+    torch.manual_seed(0)
+    live = build_model("cnn_bc", image_shape=(1, 12, 12), topo_shape=(2, 100), n_classes=2)
+    activity = fusion.curve_branch_activity(live.train(), curves)
+    assert live.training  # the mode is restored
+    assert activity["dead units"] == 0 and activity["relative spread"] > 0.3
+    dead = build_model("cnn_bc", image_shape=(1, 12, 12), topo_shape=(2, 100), n_classes=2,
+                       architecture=EARLIER_ARCHITECTURE)
+    with torch.no_grad():
+        dead.topo_branch.last_conv.bias.fill_(-100.0)  # every unit below zero before the final ReLU
+    assert fusion.curve_branch_activity(dead, curves) == {"dead units": 1.0, "relative spread": 0.0}
+    with pytest.raises(ValueError, match="topo_branch is None"):
+        fusion.curve_branch_activity(build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2),
+                                     curves)

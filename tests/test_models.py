@@ -5,7 +5,7 @@ import math
 
 from torch import nn
 
-from helpers.models import (MODEL_KINDS, WIDE_CHANNELS, Architecture, CausalConv1d, build_model, count_parameters,
+from helpers.models import (EARLIER_ARCHITECTURE, MODEL_KINDS, WIDE_CHANNELS, Architecture, CausalConv1d, build_model, count_parameters,
                             matching_width)
 
 CURVES = (2, 100)
@@ -85,9 +85,8 @@ def test_layers_follow_p1s_published_code():
 
 
 def test_the_previous_choices_remain_available():
-    previous = Architecture(init="torch", curve_input_norm=False, curve_dropout=0.0, curve_last_relu=True,
-                            head_dropout=0.0, pi_branch="small", wide="matched")
-    model = build_model("cnn_bc", image_shape=(1, 38, 38), topo_shape=CURVES, n_classes=2, architecture=previous)
+    model = build_model("cnn_bc", image_shape=(1, 38, 38), topo_shape=CURVES, n_classes=2,
+                        architecture=EARLIER_ARCHITECTURE)
     body = list(model.topo_branch.body)
     assert not any(isinstance(m, (nn.BatchNorm1d, nn.Dropout)) for m in body + list(model.head))
     assert isinstance(body[body.index(model.topo_branch.last_conv) + 1], nn.ReLU)

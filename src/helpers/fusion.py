@@ -332,6 +332,25 @@ def prediction_changes(model: torch.nn.Module, examples: Examples, seed: int = 0
     return row
 
 
+@torch.no_grad()
+def curve_branch_activity(model: FusionNet, curves: np.ndarray) -> dict[str, float]:
+    """How much the output of ``model``'s topological branch varies across images (N, ...)
+    of ``curves``, in evaluation mode: ``dead units``, the share of its output units that give the
+    same value for every image (after a final ReLU: zero), and ``relative spread``, the mean over
+    units of the standard deviation across images divided by the mean absolute output. A branch
+    whose output hardly varies cannot tell the head anything about the image."""
+    if model.topo_branch is None:
+        raise ValueError("curve_branch_activity needs a model with a topological branch (topo_branch is None)")
+    was_training = model.training
+    model.eval()
+    outputs = model.topo_branch(torch.as_tensor(curves, dtype=torch.float32)).cpu().numpy()
+    model.train(was_training)
+    spread = outputs.std(axis=0)
+    scale = np.abs(outputs).mean()
+    return {"dead units": float((spread <= 1e-7 * max(scale, 1e-12)).mean()),
+            "relative spread": float(spread.mean() / scale) if scale > 0 else 0.0}
+
+
 def branch_use(data: FusionData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
                device: str = "auto", architecture: Architecture = Architecture()) -> pd.DataFrame:
     """:func:`prediction_changes` on the test split for the trained model of ``kind`` with each

@@ -82,6 +82,11 @@ class Architecture:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected a dropout rate in [0, 1)")
 
 
+EARLIER_ARCHITECTURE = Architecture(init="torch", curve_input_norm=False, curve_dropout=0.0, curve_last_relu=True,
+                                    head_dropout=0.0, pi_branch="small", wide="matched")
+"""The book's earlier port, which departed from P1's code in every field of :class:`Architecture`."""
+
+
 def keras_initialise(model: nn.Module) -> nn.Module:
     """Keras's default initialisation, in place: every convolution and dense layer gets
     Glorot-uniform weights, uniform in +-sqrt(6 / (fan_in + fan_out)) with fan_in = input
