@@ -78,10 +78,10 @@ def test_every_figure_is_drawn_for_the_book_column(html_root):
 
 
 def test_interactive_mapper_graphs_load_nothing_from_another_host(html_root):
-    graphs = {page.name: mapper.embedded_pages(page.read_text()) for page in chapter_pages(html_root)}
+    graphs = {page.name: pages.embedded_pages(page.read_text()) for page in chapter_pages(html_root)}
     assert any(graphs.values()), "no chapter page embeds an interactive Mapper graph"
     remote = {f"{name} graph {index}": found for name, embedded in graphs.items()
-              for index, graph in enumerate(embedded) if (found := mapper.external_resources(graph))}
+              for index, graph in enumerate(embedded) if (found := pages.external_resources(graph))}
     assert not remote, f"interactive graphs load from other hosts (they stay blank offline): {remote}"
     missing = [name for name, embedded in graphs.items() for graph in embedded
                if "https://d3js.org v6.1.1" not in graph or "saveAs" not in graph]

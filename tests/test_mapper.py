@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import mapper
+from helpers import mapper, pages
 
 
 def two_blobs(n=100, seed=0):
@@ -185,7 +185,7 @@ def test_interactive_html_is_a_kepler_mapper_page_that_loads_nothing_from_anothe
     labels = np.where(labels == 0, 0, 3)
     page = mapper.interactive_html(graph, labels, names, "blobs", groups=mapper.CIFAR10_SUPERCLASSES)
     assert page.lstrip().lower().startswith("<!doctype html") and "vehicle (superclass)" in page
-    assert mapper.external_resources(page) == []
+    assert pages.external_resources(page) == []
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     assert "fonts.googleapis" not in page and "cdnjs" not in page.split("inlined for")[0]
     assert "https://d3js.org v6.1.1" in page and "saveAs" in page  # d3 6.1.1 and FileSaver are inlined
@@ -193,7 +193,7 @@ def test_interactive_html_is_a_kepler_mapper_page_that_loads_nothing_from_anothe
     frame = mapper.iframe(page, height=300)
     assert frame.startswith('<div class="mapper-graph"><iframe srcdoc=')
     assert '"' not in frame.split('srcdoc="')[1].split('" width')[0]  # the page is escaped
-    assert mapper.embedded_pages("<p>text</p>" + frame + frame) == [page, page]
+    assert pages.embedded_pages("<p>text</p>" + frame + frame) == [page, page]
 
 
 def test_external_resources_finds_every_kind_of_remote_reference():
@@ -202,17 +202,17 @@ def test_external_resources_finds_every_kind_of_remote_reference():
     <script src="https://cdn.example/d3.js"></script><script>var ns = "http://www.w3.org/2000/svg";</script></head>
     <body><img src="data:image/png;base64,AAAA"><a href="#top">top</a><div style="background:url('http://c.example/d')">
     </div><img srcset="https://d.example/e.png 2x"></body></html>"""
-    assert mapper.external_resources(page) == [
+    assert pages.external_resources(page) == [
         "http://i.example/x.jpg", "//fonts.example/css", "https://a.example/b.css", "https://b.example/c.png",
         "https://cdn.example/d3.js", "http://c.example/d", "https://d.example/e.png 2x"]
-    assert mapper.external_resources("<script src='local.js'></script><a href='page.html'>x</a>") == []
+    assert pages.external_resources("<script src='local.js'></script><a href='page.html'>x</a>") == []
 
 
 def test_offline_page_inlines_known_scripts_and_refuses_unknown_ones():
     page = ('<html><head><link href="https://fonts.googleapis.com/css?family=X" rel="stylesheet"></head><body>'
             '<script src="https://cdn.jsdelivr.net/npm/file-saver@2.0.2/dist/FileSaver.min.js"></script></body></html>')
     offline = mapper.offline_page(page)
-    assert mapper.external_resources(offline) == [] and "FileSaver.v2.0.5.min.js, inlined" in offline
+    assert pages.external_resources(offline) == [] and "FileSaver.v2.0.5.min.js, inlined" in offline
     with pytest.raises(ValueError, match="https://cdn.example/plotly.js, which has no vendored copy"):
         mapper.offline_page('<script src="https://cdn.example/plotly.js"></script>')
     with pytest.raises(ValueError, match="still loads from other hosts"):

@@ -40,7 +40,6 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from importlib import resources
 
 import kmapper
@@ -56,7 +55,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from . import activations
+from . import activations, pages
 from .claims import Effect, null_effect
 from .resnet import BasicBlock
 from .topology import check_count
@@ -659,56 +658,10 @@ def offline_page(page: str) -> str:
     page then draws with the system's fonts, the same offline and online. Raises ``ValueError``
     if anything from another host remains."""
     page = _LINK.sub("", _SCRIPT.sub(lambda match: _inline(match.group(1)), page))
-    remaining = external_resources(page)
+    remaining = pages.external_resources(page)
     if remaining:
         raise ValueError(f"the page still loads from other hosts: {remaining}")
     return page
-
-
-class _Resources(HTMLParser):
-    """Collects the ``src``/``href`` attributes and CSS ``url(...)``/``@import`` targets that
-    point to another host (``http(s)://`` or ``//``)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._in_style = tag == "style"
-        for name, value in attrs:
-            if name in ("src", "href", "srcset", "poster", "data") and value and _remote(value):
-                self.found.append(value.strip())
-            if name == "style" and value:
-                self.handle_data_css(value)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "style":
-            self._in_style = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self.handle_data_css(data)
-
-    def handle_data_css(self, css: str) -> None:
-        for target in re.findall(r"""(?:url\(\s*|@import\s+)["']?([^"')\s;]+)""", css):
-            if _remote(target):
-                self.found.append(target)
-
-
-def _remote(value: str) -> bool:
-    return bool(re.match(r"\s*(https?:)?//", value, re.IGNORECASE))
-
-
-def external_resources(page: str) -> list[str]:
-    """Every address on another host that the HTML document ``page`` (str) names in a ``src``,
-    ``href`` (links included), ``srcset``, ``poster`` or ``data`` attribute, or in a CSS
-    ``url(...)``/``@import``; an empty list for a page that works offline. Script text is not
-    read (d3 names its XML namespaces as ``http://www.w3.org/...`` strings, which load nothing)."""
-    parser = _Resources()
-    parser.feed(page)
-    parser.close()
-    return parser.found
 
 
 def interactive_html(graph: MapperGraph, labels: np.ndarray, class_names: Sequence[str], title: str,
@@ -736,25 +689,6 @@ def iframe(page: str, height: int = 620) -> str:
     check_count("height", height)
     return (f'<div class="mapper-graph"><iframe srcdoc="{html.escape(page, quote=True)}" width="100%" '
             f'height="{height}" style="border: 1px solid #ddd" loading="lazy"></iframe></div>')
-
-
-class _Frames(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.pages: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "iframe":
-            self.pages.extend(value for name, value in attrs if name == "srcdoc" and value is not None)
-
-
-def embedded_pages(document: str) -> list[str]:
-    """The HTML documents held inline by the ``<iframe srcdoc=...>`` elements of ``document``
-    (str), unescaped, in order: what :func:`iframe` embeds, read back from a built page."""
-    parser = _Frames()
-    parser.feed(document)
-    parser.close()
-    return parser.pages
 
 
 def purity_by_layer(clouds: dict[str, np.ndarray], labels: np.ndarray, class_names: Sequence[str],

@@ -1,4 +1,5 @@
-"""How a chapter reads as a page of the book: which code cells fold, and the checks of a built book.
+"""How a chapter reads as a page of the book: which code cells fold, the checks of a built book, and
+what a self-contained page (an interactive graph held in an iframe) loads from other hosts.
 
 **The folding convention.** A page shows the paper's question, the method's key calls, the
 figures and the numbers; the plumbing that produces them is folded. :func:`fold_tag` decides,
@@ -154,3 +155,71 @@ def uncaptioned_figures(html: str) -> list[str]:
 def machine_paths(text: str, folders: Iterable[str]) -> list[str]:
     """Which of ``folders`` (absolute paths of the machine that built the book) appear in ``text``."""
     return sorted({folder for folder in folders if folder and folder != "/" and folder in text})
+
+
+# ----------------------------------------------------------------------------- self-contained pages
+
+
+class _Resources(HTMLParser):
+    """Collects the ``src``/``href`` attributes and CSS ``url(...)``/``@import`` targets that
+    point to another host (``http(s)://`` or ``//``)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "poster", "data") and value and _remote(value):
+                self.found.append(value.strip())
+            if name == "style" and value:
+                self.handle_data_css(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.handle_data_css(data)
+
+    def handle_data_css(self, css: str) -> None:
+        for target in re.findall(r"""(?:url\(\s*|@import\s+)["']?([^"')\s;]+)""", css):
+            if _remote(target):
+                self.found.append(target)
+
+
+def _remote(value: str) -> bool:
+    return bool(re.match(r"\s*(https?:)?//", value, re.IGNORECASE))
+
+
+def external_resources(page: str) -> list[str]:
+    """Every address on another host that the HTML document ``page`` (str) names in a ``src``,
+    ``href`` (links included), ``srcset``, ``poster`` or ``data`` attribute, or in a CSS
+    ``url(...)``/``@import``; an empty list for a page that works offline. Script text is not
+    read (d3 names its XML namespaces as ``http://www.w3.org/...`` strings, which load nothing)."""
+    parser = _Resources()
+    parser.feed(page)
+    parser.close()
+    return parser.found
+
+
+class _Frames(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.pages: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "iframe":
+            self.pages.extend(value for name, value in attrs if name == "srcdoc" and value is not None)
+
+
+def embedded_pages(document: str) -> list[str]:
+    """The HTML documents held inline by the ``<iframe srcdoc=...>`` elements of ``document``
+    (str), unescaped, in order: what :func:`helpers.mapper.iframe` embeds, read back from a built page."""
+    parser = _Frames()
+    parser.feed(document)
+    parser.close()
+    return parser.pages
