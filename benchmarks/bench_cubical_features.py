@@ -70,7 +70,9 @@ def load_images(n: int) -> tuple[np.ndarray, str]:
 def helpers_pipeline(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Betti curves ``(N, 2, 100)`` and their sample values, with helpers.topology."""
     diagrams = cubical_diagrams(images, homology_dims=(0, 1), n_jobs=-1, progress=False)
-    features = TopologicalFeatures(homology_dims=(0, 1), n_bins=N_BINS).fit(diagrams)
+    # full homology on one common grid: what gudhi's BettiCurve computes below
+    features = TopologicalFeatures(homology_dims=(0, 1), n_bins=N_BINS, reduced_homology=False,
+                                   range_per_dimension=False).fit(diagrams)
     return features.betti_curves(diagrams), features.sample_values
 
 

@@ -22,8 +22,12 @@ def test_prepare_splits_and_fits_features_on_the_training_part_only(data):
     # standardised per homology dimension on the training part: mean 0, variance 1 per channel
     assert np.allclose(train_curves.mean(axis=(0, 2)), 0, atol=1e-4)
     assert np.allclose(train_curves.std(axis=(0, 2)), 1, atol=1e-3)
-    low, high = data.featuriser.filtration_range
-    assert data.featuriser.sample_values[0] == low and data.featuriser.sample_values[-1] == high
+    # P1's settings: reduced homology, one sampling range per homology dimension
+    assert data.config["reduced_homology"] and data.config["range_per_dimension"]
+    samplings = data.featuriser.samplings
+    assert samplings.shape == (2, 100)
+    np.testing.assert_array_equal(samplings[:, 0], [low for low, _ in data.featuriser.ranges])
+    np.testing.assert_array_equal(samplings[:, -1], [high for _, high in data.featuriser.ranges])
 
 
 def test_models_are_trained_once_and_then_loaded_from_the_cache(data, tmp_path):
@@ -40,9 +44,14 @@ def test_models_are_trained_once_and_then_loaded_from_the_cache(data, tmp_path):
 
 
 def test_wide_control_has_the_fusion_model_parameter_count(data):
-    from helpers.models import count_parameters
-    wide = count_parameters(fusion.new_model(data, "wide_cnn"))
+    from helpers.models import Architecture, count_parameters
+    wide = count_parameters(fusion.new_model(data, "wide_cnn"))  # P1's: doubled channels, 1.24M vs 1.18M
     bc = count_parameters(fusion.new_model(data, "cnn_bc"))
+    assert fusion.wide_width(data) is None and 0 < (wide - bc) / bc < 0.07
+    matched = Architecture(wide="matched")
+    assert fusion.wide_width(data, matched) > 1
+    wide = count_parameters(fusion.new_model(data, "wide_cnn", matched))
+    bc = count_parameters(fusion.new_model(data, "cnn_bc", matched))
     assert abs(wide - bc) / bc < 0.02
 
 
@@ -128,3 +137,106 @@ def test_shuffling_the_curves_shows_whether_a_branch_is_used():
     assert fusion.inert_branch(table.iloc[:1]) is None
     with pytest.raises(ValueError, match="topo is None"):
         fusion.prediction_changes(_ReadsOneInput(True), Examples(images, None, labels))
+
+
+def _dots(n: int, clustered: bool, rng: np.random.Generator) -> np.ndarray:
+    """(n, 1, 12, 12) images with four dark pixels on a noisy bright background: a 2x2 block
+    (one component) or four isolated pixels (four components). Same pixel values either way."""
+    images = 0.8 + 0.02 * rng.standard_normal((n, 1, 12, 12))
+    for image in images[:, 0]:
+        if clustered:
+            r, c = rng.integers(1, 9, 2)
+            image[r:r + 2, c:c + 2] = 0.1
+        else:
+            for r, c in ((2, 2), (2, 8), (8, 2), (8, 8)):
+                image[r + rng.integers(-1, 2), c + rng.integers(-1, 2)] = 0.1
+    return images.astype(np.float32)
+
+
+def test_only_the_betti_curves_see_a_label_the_intensities_do_not_carry():
+    from helpers.topology import TopologicalFeatures, cubical_diagrams
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    images = np.concatenate([_dots(1, bool(label), rng) for label in labels])
+    diagrams = cubical_diagrams(images, n_jobs=1, progress=False)
+    featuriser = TopologicalFeatures(n_bins=20).fit(diagrams[:300])
+    curves = featuriser.betti_curves(diagrams)
+    inputs = fusion.signal_inputs(images, curves, 20, (0.0, 1.0))
+    assert inputs["intensity histogram"].shape == (400, 20) and inputs["raw pixels"].shape == (400, 144)
+    np.testing.assert_allclose(inputs["intensity histogram"].sum(1), 1.0)
+    correct = {name: fusion.linear_probe(x[:300], labels[:300], x[300:], labels[300:])
+               for name, x in inputs.items()}
+    table = fusion.signal_table(correct)
+    assert table.loc["Betti curves", "accuracy"] > 0.95
+    assert table.loc["intensity histogram", "accuracy"] < 0.7  # same pixel values in both classes
+    assert table.loc["raw pixels", "low"] < table.loc["raw pixels", "accuracy"] < table.loc["raw pixels", "high"]
+    assert "beyond the intensity distribution" in fusion.topological_signal(correct)
+    blind = {**correct, "Betti curves": correct["intensity histogram"]}
+    assert "too little topological signal" in fusion.topological_signal(blind)
+    with pytest.raises(ValueError, match="value_range"):
+        fusion.intensity_histograms(images, 10, (1.0, 1.0))
+
+
+def test_signal_baselines_on_prepared_data(data):
+    correct = fusion.signal_baselines(data)
+    assert set(correct) == set(fusion.SIGNAL_INPUTS)
+    assert all(c.shape == (60,) and c.dtype == bool for c in correct.values())
+    table = fusion.signal_table(correct)
+    assert list(table.index) == list(fusion.SIGNAL_INPUTS)
+    assert table.accuracy.between(0, 1).all()
+
+
+def _curve_task(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images of pure noise and curves (n, 2, 30) that carry the label: class 1 has a bump."""
+    labels = rng.integers(0, 2, n)
+    images = rng.uniform(0, 1, (n, 1, 12, 12)).astype(np.float32)
+    bump = np.exp(-0.5 * ((np.arange(30) - 15) / 3.0) ** 2)
+    curves = rng.normal(0, 1, (n, 2, 30)) + 2.0 * labels[:, None, None] * bump
+    return images, curves.astype(np.float32), labels
+
+
+def test_a_trained_fusion_model_uses_curves_that_alone_carry_the_label(tmp_path):
+    from helpers.topology import TopologicalFeatures
+    rng = np.random.default_rng(1)
+    parts = {split: _curve_task(n, rng) for split, n in (("train", 400), ("val", 100), ("test", 200))}
+    features = {split: {"betti_curves": part[1]} for split, part in parts.items()}
+    data = fusion.FusionData({"dataset": "curve task", "seed": 1}, ("flat", "bump"), "synthetic",
+                             {s: p[0] for s, p in parts.items()}, {s: p[2] for s, p in parts.items()},
+                             features, features, TopologicalFeatures())
+    cache = ArtifactCache("smoke", root=tmp_path)
+    config = TrainConfig(max_steps=80, eval_every=20, patience=2)
+    # three seeds: with EARLIER_ARCHITECTURE (PyTorch's initialisation, a ReLU after the 1x1
+    # convolution) seed 2 left the branch inert here (52% accuracy, no prediction changed)
+    results = fusion.train_models(data, ["cnn_bc"], [0, 1, 2], config, cache, progress=False)
+    assert (results.accuracy > 0.85).all() and (results.seconds_per_step > 0).all()
+    use = fusion.branch_use(data, "cnn_bc", [0, 1, 2], config, cache)
+    assert (use["changed by shuffled input"] > 0.25).all()  # an inert branch changes none
+    assert (use["accuracy, mean input"] < 0.7).all()        # the images alone carry nothing
+    assert fusion.inert_branch(use) is None
+    curves = fusion.learning_curves(data, ["cnn_bc"], [0], config, cache)
+    assert list(curves.step) == [20, 40, 60, 80][:len(curves)] and curves.best.sum() == 1
+
+
+def test_networks_whose_best_check_is_the_step_cap_are_still_improving():
+    results = pd.DataFrame({"model": ["a", "a", "b"], "seed": [0, 1, 0], "best_step": [100, 60, 100]})
+    assert fusion.still_improving(results, 100).seed.tolist() == [0, 0]
+    assert fusion.still_improving(results, 200).empty
+
+
+def test_curve_branch_activity_sees_dead_and_live_branches():
+    from helpers.models import EARLIER_ARCHITECTURE, Architecture, build_model
+    rng = np.random.default_rng(0)
+    curves = rng.normal(0, 1, (300, 2, 100)).astype(np.float32)
+    torch.manual_seed(0)
+    live = build_model("cnn_bc", image_shape=(1, 12, 12), topo_shape=(2, 100), n_classes=2)
+    activity = fusion.curve_branch_activity(live.train(), curves)
+    assert live.training  # the mode is restored
+    assert activity["dead units"] == 0 and activity["relative spread"] > 0.3
+    dead = build_model("cnn_bc", image_shape=(1, 12, 12), topo_shape=(2, 100), n_classes=2,
+                       architecture=EARLIER_ARCHITECTURE)
+    with torch.no_grad():
+        dead.topo_branch.last_conv.bias.fill_(-100.0)  # every unit below zero before the final ReLU
+    assert fusion.curve_branch_activity(dead, curves) == {"dead units": 1.0, "relative spread": 0.0}
+    with pytest.raises(ValueError, match="topo_branch is None"):
+        fusion.curve_branch_activity(build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2),
+                                     curves)

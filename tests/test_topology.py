@@ -14,6 +14,7 @@ from helpers.topology import (
     TopologicalFeatures,
     betti_curves_on_grid,
     cubical_diagrams,
+    drop_essential_h0,
     split_features,
 )
 
@@ -144,11 +145,55 @@ def test_unsupported_homology_dims_are_rejected(dims):
 
 def test_betti_curve_of_hand_made_diagram():
     diagram = np.array([[0.0, 2.0], [1.0, 4.0], [1.0, INF], [2.5, 2.75]])
-    features = TopologicalFeatures(homology_dims=(0,), n_bins=5).fit([[diagram]])
+    features = TopologicalFeatures(homology_dims=(0,), n_bins=5, reduced_homology=False).fit([[diagram]])
     np.testing.assert_array_equal(features.sample_values, [0.0, 1.0, 2.0, 3.0, 4.0])
     # alive means birth <= x < death; the bar (2.5, 2.75) falls between two samples
     expected = [1, 3, 2, 2, 1]
     np.testing.assert_array_equal(features.betti_curves([[diagram]]), [[expected]])
+    # in reduced homology the essential bar (1, inf) does not count: one fewer from x = 1 on
+    reduced = TopologicalFeatures(homology_dims=(0,), n_bins=5).fit([[diagram]])
+    np.testing.assert_array_equal(reduced.betti_curves([[diagram]]), [[[1, 2, 1, 1, 0]]])
+
+
+def test_reduced_homology_drops_exactly_the_essential_h0_bar():
+    image = np.ones((7, 7))
+    image[1, 1], image[5, 5], image[1, 5] = 0.1, 0.2, 0.3  # three dark pixels: three components
+    image[3, 2:5], image[2:5, 3] = 0.5, 0.5                # a plus sign, no loop
+    h0, h1 = cubical_diagrams(image[None], progress=False)[0]
+    assert np.isinf(h0[:, 1]).sum() == 1 and np.isfinite(h1).all()
+    reduced = drop_essential_h0(h0)
+    assert len(reduced) == len(h0) - 1 and np.isfinite(reduced).all()
+    kept = h0[np.isfinite(h0[:, 1])]
+    np.testing.assert_array_equal(np.sort(reduced, axis=0), np.sort(kept, axis=0))
+    assert reduced[:, 0].min() > h0[:, 0].min()  # the darkest pixel's bar is the one dropped
+    features = TopologicalFeatures().fit([[h0, h1]])
+    (r0, r1), = features.prepared([[h0, h1]])
+    np.testing.assert_array_equal(r0, reduced)
+    np.testing.assert_array_equal(r1, h1)  # H1 is untouched
+    full = TopologicalFeatures(reduced_homology=False).fit([[h0, h1]]).prepared([[h0, h1]])[0][0]
+    np.testing.assert_array_equal(full, h0)
+    # an essential bar of a later birth is kept: only the oldest one goes
+    np.testing.assert_array_equal(drop_essential_h0(np.array([[0.0, INF], [0.4, INF]])), [[0.4, INF]])
+    np.testing.assert_array_equal(drop_essential_h0(np.array([[0.0, 0.5]])), [[0.0, 0.5]])
+
+
+def test_each_homology_dimension_gets_its_own_sampling_range():
+    h0 = np.array([[0.0, INF], [0.1, 0.4], [0.2, 0.3]])
+    h1 = np.array([[0.5, 0.9], [0.6, 0.7]])
+    features = TopologicalFeatures(n_bins=5).fit([[h0, h1]])
+    assert features.ranges == ((0.1, 0.4), (0.5, 0.9))  # H0 without its essential bar
+    np.testing.assert_allclose(features.samplings, [np.linspace(0.1, 0.4, 5), np.linspace(0.5, 0.9, 5)])
+    assert features.filtration_range == (0.1, 0.9)
+    with pytest.raises(ValueError, match="different ranges"):
+        features.sample_values
+    curves = features.betti_curves([[h0, h1]])
+    np.testing.assert_array_equal(curves[0], [[1, 1, 2, 1, 0], [1, 2, 1, 1, 0]])
+    shared = TopologicalFeatures(n_bins=5, range_per_dimension=False).fit([[h0, h1]])
+    assert shared.ranges == ((0.1, 0.9), (0.1, 0.9))
+    np.testing.assert_allclose(shared.sample_values, np.linspace(0.1, 0.9, 5))
+    # a dimension whose training values span nothing falls back to the range of all dimensions
+    single = TopologicalFeatures(n_bins=5).fit([[h0, np.array([[0.5, 0.5]])]])
+    assert single.ranges[1] == (0.1, 0.5)
 
 
 def test_vectorised_betti_curves_equal_gudhi_betti_curve():
@@ -175,7 +220,7 @@ def test_fit_range_comes_from_training_diagrams_only():
     train = smooth_random_images(30, seed=6) * 0.5  # intensities within [0, 0.5]
     test = smooth_random_images(30, seed=7) * 2.0  # a wider range
     train_diagrams = cubical_diagrams(train, progress=False)
-    features = TopologicalFeatures(n_bins=50).fit(train_diagrams)
+    features = TopologicalFeatures(n_bins=50, reduced_homology=False, range_per_dimension=False).fit(train_diagrams)
     finite = np.concatenate([d.ravel() for item in train_diagrams for d in item])
     finite = finite[np.isfinite(finite)]
     assert features.filtration_range == (finite.min(), finite.max())
@@ -223,7 +268,7 @@ def test_landscape_is_the_scaled_tent_at_the_sample_values():
 
 
 def test_infinite_deaths_are_clipped_to_high_in_landscapes():
-    features = TopologicalFeatures(homology_dims=(0,), n_bins=9, n_landscapes=2)
+    features = TopologicalFeatures(homology_dims=(0,), n_bins=9, n_landscapes=2, reduced_homology=False)
     features.fit([[np.array([[0.0, 4.0]])]])
     landscapes = features.landscapes([[np.array([[0.0, INF], [0.0, 4.0]])]])
     # (0, inf) becomes (0, 4): two identical tents
@@ -262,6 +307,8 @@ def test_fit_without_a_range_is_rejected():
     with pytest.raises(ValueError, match="no finite"):
         TopologicalFeatures(homology_dims=(0,)).fit([[np.zeros((0, 2))]])
     with pytest.raises(ValueError, match="do not span"):
+        TopologicalFeatures(homology_dims=(0,), reduced_homology=False).fit([[np.array([[0.5, INF]])]])
+    with pytest.raises(ValueError, match="no finite"):  # reduced: the essential bar is all there was
         TopologicalFeatures(homology_dims=(0,)).fit([[np.array([[0.5, INF]])]])
 
 

@@ -5,26 +5,31 @@ training split; its test split untouched), computes cubical persistence once per
 three vectorisations fitted on the training part only. ``train_models`` trains every
 (model kind, seed) through the artifact cache and evaluates it on the test split;
 ``trained_model`` returns one cached model, which is how chapter 2 reuses chapter 1's networks.
+``branch_use`` checks that a fusion model uses its topological input; ``signal_baselines``
+measures how much a linear model gets from the Betti curves alone, an intensity histogram and
+the raw pixels; ``learning_curves`` returns the validation checks of every network.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
-from .claims import Effect, paired_effect
-from .models import TOPO_INPUT, FusionNet, build_model, count_parameters, matching_width
+from .claims import Effect, mean_effect, paired_effect
+from .models import TOPO_INPUT, Architecture, FusionNet, build_model, count_parameters, matching_width
 from .topology import TopologicalFeatures, cubical_diagrams, split_features
 from .train import Examples, History, TrainConfig, classification_metrics, fit, predict_proba
 
@@ -105,10 +110,13 @@ def featurise(data: "FusionData", images: np.ndarray, n_jobs: int = -1) -> dict[
 
 def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fraction: float = 0.2,
             seed: int = 0, n_bins: int = 100, image_resolution: int = 28, n_jobs: int = -1,
-            dataset_options: dict[str, Any] | None = None, progress: bool = True) -> FusionData:
+            dataset_options: dict[str, Any] | None = None, progress: bool = True,
+            reduced_homology: bool = True, range_per_dimension: bool = True) -> FusionData:
     """Load ``dataset`` (``n_train`` / ``n_test`` images of its train / test splits, stratified
     subsamples; ``None`` = all), hold out ``val_fraction`` of the training images (stratified,
-    by ``seed``), convert colour to grey, and compute the topological features."""
+    by ``seed``), convert colour to grey, and compute the topological features.
+    ``reduced_homology`` and ``range_per_dimension`` are P1's giotto-tda settings by default
+    (see :class:`helpers.topology.TopologicalFeatures`)."""
     options = dict(dataset_options or {})
     train_set = datasets.load(dataset, "train", n=n_train, seed=seed, **options)
     test_set = datasets.load(dataset, "test", n=n_test, seed=seed, **options)
@@ -122,43 +130,52 @@ def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fracti
     start = time.perf_counter()
     featuriser, raw = split_features(
         {split: images[split][:, 0] for split in SPLITS},
-        TopologicalFeatures(n_bins=n_bins, image_resolution=(image_resolution, image_resolution)),
+        TopologicalFeatures(n_bins=n_bins, image_resolution=(image_resolution, image_resolution),
+                            reduced_homology=reduced_homology, range_per_dimension=range_per_dimension),
         n_jobs=n_jobs, progress=progress)
     seconds = time.perf_counter() - start
     features, scalers = _standardise(raw)
     config = {"dataset": dataset, "options": options, "n_train": n_train, "n_test": n_test,
               "val_fraction": val_fraction, "seed": seed, "n_bins": n_bins,
-              "image_resolution": image_resolution}
+              "image_resolution": image_resolution, "reduced_homology": reduced_homology,
+              "range_per_dimension": range_per_dimension}
     return FusionData(config, train_set.class_names, f"{train_set.source}; {test_set.source}", images,
                       labels, features, raw, featuriser, test_set.masks, seconds, scalers)
 
 
 @functools.lru_cache(maxsize=32)
-def _wide_width(image_shape: tuple[int, int, int], curve_shape: tuple[int, int], n_classes: int) -> float:
+def _wide_width(image_shape: tuple[int, int, int], curve_shape: tuple[int, int], n_classes: int,
+                architecture: Architecture) -> float:
     target = count_parameters(build_model("cnn_bc", image_shape=image_shape, topo_shape=curve_shape,
-                                          n_classes=n_classes))
+                                          n_classes=n_classes, architecture=architecture))
     return matching_width(target, image_shape=image_shape, n_classes=n_classes)
 
 
-def wide_width(data: FusionData) -> float:
-    """Width of the wide-CNN control: the plain CNN widened to CNN-BC's parameter count."""
-    return _wide_width(data.image_shape, data.topo_shape("cnn_bc"), len(data.class_names))
+def wide_width(data: FusionData, architecture: Architecture = Architecture()) -> float | None:
+    """Width factor of the wide-CNN control: ``None`` for P1's wide CNN (doubled channels,
+    ``architecture.wide == "p1"``), else the factor that gives the plain CNN CNN-BC's parameter
+    count."""
+    if architecture.wide == "p1":
+        return None
+    return _wide_width(data.image_shape, data.topo_shape("cnn_bc"), len(data.class_names), architecture)
 
 
-def new_model(data: FusionData, kind: str) -> FusionNet:
-    """An untrained model of ``kind`` shaped for ``data``."""
-    width = wide_width(data) if kind == "wide_cnn" else None
+def new_model(data: FusionData, kind: str, architecture: Architecture = Architecture()) -> FusionNet:
+    """An untrained model of ``kind`` shaped for ``data`` (initialised with the current torch
+    random state)."""
+    width = wide_width(data, architecture) if kind == "wide_cnn" else None
     train_images = data.images["train"]
     return build_model(kind, image_shape=data.image_shape, topo_shape=data.topo_shape(kind),
                        n_classes=len(data.class_names), width=width, image_mean=float(train_images.mean()),
-                       image_std=float(train_images.std()))
+                       image_std=float(train_images.std()), architecture=architecture)
 
 
-def _train_one(data: FusionData, kind: str, train_config: TrainConfig, device: str) -> dict[str, Any]:
+def _train_one(data: FusionData, kind: str, train_config: TrainConfig, architecture: Architecture,
+               device: str) -> dict[str, Any]:
     """Train one model; the artifact keeps its weights, history, parameter count and test
     probabilities, so that a warm rerun needs no forward pass."""
     torch.manual_seed(train_config.seed)  # the seed decides the initial weights too
-    model = new_model(data, kind)
+    model = new_model(data, kind, architecture)
     history = fit(model, data.examples("train", kind), data.examples("val", kind), train_config,
                   device=device, progress=False)
     return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
@@ -166,37 +183,61 @@ def _train_one(data: FusionData, kind: str, train_config: TrainConfig, device: s
             "test_probabilities": predict_proba(model, data.examples("test", kind), device=device)}
 
 
-def _artifact(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
-              device: str) -> dict[str, Any]:
-    config = {"data": data.config, "model": kind, "train": {**vars(train_config), "seed": seed}}
+def _artifact(data: FusionData, kind: str, seed: int, train_config: TrainConfig, architecture: Architecture,
+              cache: ArtifactCache, device: str) -> dict[str, Any]:
+    config = {"data": data.config, "model": kind, "architecture": asdict(architecture),
+              "train": {**vars(train_config), "seed": seed}}
     seeded = TrainConfig(**{**vars(train_config), "seed": seed})
-    return cache.get_or_compute("fusion-model", config, lambda: _train_one(data, kind, seeded, device))
+    return cache.get_or_compute("fusion-model", config,
+                                lambda: _train_one(data, kind, seeded, architecture, device))
 
 
 def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
-                  device: str = "auto") -> tuple[FusionNet, History]:
+                  device: str = "auto", architecture: Architecture = Architecture()) -> tuple[FusionNet, History]:
     """The model of ``kind`` trained on ``data`` with ``seed``: from the cache, or trained and
     cached. Returns the model (evaluation mode, CPU) and its training history."""
-    artifact = _artifact(data, kind, seed, train_config, cache, device)
-    model = new_model(data, kind)
+    artifact = _artifact(data, kind, seed, train_config, architecture, cache, device)
+    model = new_model(data, kind, architecture)
     model.load_state_dict(artifact["state_dict"])
     return model.eval(), artifact["history"]
 
 
 def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
-                 cache: ArtifactCache, device: str = "auto", progress: bool = True) -> pd.DataFrame:
+                 cache: ArtifactCache, device: str = "auto", progress: bool = True,
+                 architecture: Architecture = Architecture()) -> pd.DataFrame:
     """Train (or load) every model kind with every seed; one row of test metrics per run with
-    columns dataset, n_train, model, seed, parameters, best_step, seconds and the metrics of
+    columns dataset, n_train, model, seed, parameters, best_step, steps (run before stopping),
+    seconds (of training, validation checks included, on the machine that trained it),
+    seconds_per_step (seconds / steps) and the metrics of
     :func:`helpers.train.classification_metrics`."""
     rows = []
     runs = [(kind, seed) for seed in seeds for kind in kinds]
     for kind, seed in tqdm(runs, desc=f"{data.config['dataset']} models", disable=not progress):
-        artifact = _artifact(data, kind, seed, train_config, cache, device)
+        artifact = _artifact(data, kind, seed, train_config, architecture, cache, device)
         history = artifact["history"]
+        steps = history.steps[-1] if history.steps else 0
         rows.append({"dataset": data.config["dataset"], "n_train": len(data.labels["train"]),
                      "model": kind, "seed": seed, "parameters": artifact["parameters"],
-                     "best_step": history.best_step, "seconds": history.seconds,
+                     "best_step": history.best_step, "steps": steps, "seconds": history.seconds,
+                     "seconds_per_step": history.seconds / max(steps, 1),
                      **classification_metrics(data.labels["test"], artifact["test_probabilities"])})
+    return pd.DataFrame(rows)
+
+
+def learning_curves(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+                    cache: ArtifactCache, device: str = "auto",
+                    architecture: Architecture = Architecture()) -> pd.DataFrame:
+    """The validation checks of every (kind, seed) network (trained or from the cache): one row
+    per check with columns model, seed, step, train_loss (mean since the previous check),
+    val_loss, val_accuracy and best (whether its weights were kept)."""
+    rows = []
+    for kind in kinds:
+        for seed in seeds:
+            history = _artifact(data, kind, seed, train_config, architecture, cache, device)["history"]
+            rows += [{"model": kind, "seed": seed, "step": step, "train_loss": train, "val_loss": val,
+                      "val_accuracy": accuracy, "best": step == history.best_step}
+                     for step, train, val, accuracy in zip(history.steps, history.train_loss, history.val_loss,
+                                                           history.val_accuracy)]
     return pd.DataFrame(rows)
 
 
@@ -291,17 +332,38 @@ def prediction_changes(model: torch.nn.Module, examples: Examples, seed: int = 0
     return row
 
 
+@torch.no_grad()
+def curve_branch_activity(model: FusionNet, curves: np.ndarray) -> dict[str, float]:
+    """How much the output of ``model``'s topological branch varies across images (N, ...)
+    of ``curves``, in evaluation mode: ``dead units``, the share of its output units that give the
+    same value for every image (after a final ReLU: zero), and ``relative spread``, the mean over
+    units of the standard deviation across images divided by the mean absolute output. A branch
+    whose output hardly varies cannot tell the head anything about the image."""
+    if model.topo_branch is None:
+        raise ValueError("curve_branch_activity needs a model with a topological branch (topo_branch is None)")
+    was_training = model.training
+    model.eval()
+    outputs = model.topo_branch(torch.as_tensor(curves, dtype=torch.float32)).cpu().numpy()
+    model.train(was_training)
+    spread = outputs.std(axis=0)
+    scale = np.abs(outputs).mean()
+    return {"dead units": float((spread <= 1e-7 * max(scale, 1e-12)).mean()),
+            "relative spread": float(spread.mean() / scale) if scale > 0 else 0.0}
+
+
 def branch_use(data: FusionData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
-               device: str = "auto") -> pd.DataFrame:
+               device: str = "auto", architecture: Architecture = Architecture()) -> pd.DataFrame:
     """:func:`prediction_changes` on the test split for the trained model of ``kind`` with each
-    seed (from the cache): one row per seed."""
+    seed (from the cache): one row per seed, with columns model, seed, n_train and those of
+    :func:`prediction_changes`."""
     if TOPO_INPUT.get(kind) is None:
         raise ValueError(f"model kind {kind!r} has no topological branch; kinds with one: "
                          f"{[k for k, v in TOPO_INPUT.items() if v is not None]}")
     rows = []
     for seed in seeds:
-        model, _ = trained_model(data, kind, seed, train_config, cache, device)
-        rows.append({"model": kind, "seed": seed, **prediction_changes(model, data.examples("test", kind), seed, device)})
+        model, _ = trained_model(data, kind, seed, train_config, cache, device, architecture)
+        rows.append({"model": kind, "seed": seed, "n_train": len(data.labels["train"]),
+                     **prediction_changes(model, data.examples("test", kind), seed, device)})
     return pd.DataFrame(rows)
 
 
@@ -315,3 +377,100 @@ def inert_branch(use: pd.DataFrame, min_changed: float = 0.01) -> str | None:
     return (f"the topological branch of {', '.join(sorted(set(inert.model)))} is inert in seeds "
             f"{inert.seed.tolist()}: shuffling its input across images changes "
             f"{inert['changed by shuffled input'].max():.1%} of predictions or fewer")
+
+
+# The topological signal of a data set: what a linear model gets from each kind of input.
+
+SIGNAL_INPUTS = ("Betti curves", "intensity histogram", "raw pixels")
+
+
+def intensity_histograms(images: np.ndarray, n_bins: int, value_range: tuple[float, float]) -> np.ndarray:
+    """(N, n_bins) share of each image's pixels in each of ``n_bins`` equal intensity bins over
+    ``value_range`` (values outside it fall in the end bins); ``images`` (N, ...) any shape per
+    image. The intensity distribution without any spatial arrangement: what the Betti curves
+    must beat to carry topology rather than brightness."""
+    low, high = value_range
+    if not high > low:
+        raise ValueError(f"value_range={value_range!r}: expected (low, high) with high > low")
+    flat = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    index = np.clip(((flat - low) / (high - low) * n_bins).astype(int), 0, n_bins - 1)
+    counts = np.stack([np.bincount(row, minlength=n_bins) for row in index])
+    return counts / flat.shape[1]
+
+
+def signal_inputs(images: np.ndarray, curves: np.ndarray, n_bins: int,
+                  value_range: tuple[float, float]) -> dict[str, np.ndarray]:
+    """The three inputs of :data:`SIGNAL_INPUTS` as (N, features) arrays: the Betti curves
+    (N, D, L) flattened, the intensity histograms (``n_bins`` bins over ``value_range``) and the
+    raw pixels of ``images`` (N, C, H, W) flattened."""
+    n = len(images)
+    return {"Betti curves": np.asarray(curves, dtype=np.float64).reshape(n, -1),
+            "intensity histogram": intensity_histograms(images, n_bins, value_range),
+            "raw pixels": np.asarray(images, dtype=np.float64).reshape(n, -1)}
+
+
+def linear_probe(train_inputs: np.ndarray, train_labels: np.ndarray, test_inputs: np.ndarray,
+                 test_labels: np.ndarray, C: float = 1.0) -> np.ndarray:
+    """Logistic regression (scikit-learn, L2 penalty ``C``, inputs standardised on the training
+    part) fitted on (N, F) ``train_inputs``; returns (M,) bool: which test images it classifies
+    right."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+    probe.fit(train_inputs, train_labels)
+    return probe.predict(test_inputs) == np.asarray(test_labels)
+
+
+def signal_baselines(data: FusionData, C: float = 1.0) -> dict[str, np.ndarray]:
+    """For each of :data:`SIGNAL_INPUTS`, which test images a logistic regression trained on
+    ``data``'s training split classifies right ((N_test,) bool). The Betti curves are the raw
+    counts of the fitted featuriser; the histogram has ``data.config["n_bins"]`` bins over the
+    training images' intensity range."""
+    train_images = data.images["train"]
+    value_range = (float(train_images.min()), float(train_images.max()))
+    inputs = {split: signal_inputs(data.images[split], data.raw_features[split]["betti_curves"],
+                                   data.config["n_bins"], value_range) for split in ("train", "test")}
+    return {name: linear_probe(inputs["train"][name], data.labels["train"], inputs["test"][name],
+                               data.labels["test"], C) for name in SIGNAL_INPUTS}
+
+
+def signal_table(correct: dict[str, np.ndarray], reference: str = "Betti curves") -> pd.DataFrame:
+    """Test accuracy of each probe of :func:`signal_baselines` with its 95% interval over the
+    test images, and the accuracy of ``reference`` minus each, paired over images (one row per
+    input; accuracies as fractions)."""
+    if reference not in correct:
+        raise ValueError(f"reference {reference!r} is not among the probes {sorted(correct)}")
+    rows = []
+    for name, right in correct.items():
+        accuracy = mean_effect(right.astype(float), scale=100.0, unit="%")
+        row = {"input": name, "accuracy": accuracy.estimate, "low": accuracy.low, "high": accuracy.high,
+               "accuracy (95% interval)": f"{accuracy.bare(accuracy.estimate, False)}% "
+                                          f"[{accuracy.bare(accuracy.low, False)}, {accuracy.bare(accuracy.high, False)}]"}
+        if name != reference:
+            row[f"{reference} minus this"] = signal_gap(correct, reference, name).describe()
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("input")
+
+
+def signal_gap(correct: dict[str, np.ndarray], a: str, b: str) -> Effect:
+    """Accuracy of probe ``a`` minus probe ``b`` (see :func:`signal_baselines`), paired over the
+    test images, in percentage points."""
+    return paired_effect(correct[a].astype(float), correct[b].astype(float), scale=100.0, unit=" pp")
+
+
+def topological_signal(correct: dict[str, np.ndarray]) -> str:
+    """One sentence on whether the Betti curves carry information beyond the intensity
+    distribution: their probe's accuracy minus the histogram probe's, paired over the test
+    images, with its interval; "beyond" only when the interval lies above zero."""
+    gap = signal_gap(correct, "Betti curves", "intensity histogram")
+    if gap.low > 0:
+        finding = "the curves carry information about the label beyond the intensity distribution"
+    else:
+        finding = ("the curves carry no more information about the label than the intensity distribution: "
+                   "this data set has too little topological signal for a test of P1's claims")
+    return f"Betti curves minus intensity histogram: {gap.describe()}; {finding}."
+
+
+def still_improving(results: pd.DataFrame, max_steps: int) -> pd.DataFrame:
+    """Rows of ``results`` (of :func:`train_models`) whose best validation check was the last
+    step the budget allowed (``best_step == max_steps``): networks stopped by the step cap while
+    their validation loss was still falling, i.e. not shown to have converged."""
+    return results[results.best_step >= max_steps]

@@ -12,7 +12,8 @@ Sections of this module:
   gudhi's hera, bottleneck through gudhi) with essential classes handled
   explicitly, and :func:`distance_matrix` between two lists of diagrams.
 * **Vectorisations** -- :class:`TopologicalFeatures`: Betti curves, persistence images and
-  persistence landscapes on a filtration range learned from the training split only;
+  persistence landscapes on filtration ranges learned from the training split only (P1's
+  giotto-tda settings by default: reduced homology, one sampling range per dimension);
   :func:`split_features` runs the whole chain (images -> diagrams -> features) for several
   splits at once.
 
@@ -437,6 +438,20 @@ def _finite_range(diagrams: Sequence[Sequence[Diagram]]) -> tuple[float, float]:
     return float(finite.min()), float(finite.max())
 
 
+def drop_essential_h0(diagram: Diagram) -> Diagram:
+    """The H0 diagram (k, 2) of a connected space in reduced homology: the essential bar (infinite
+    death) born first is removed, every other bar kept in order. Sublevel persistence of an image
+    has exactly one essential H0 bar, born at the darkest pixel; giotto-tda's
+    ``reduced_homology=True`` (P1) drops it. A diagram without an essential bar is returned as
+    it is."""
+    diagram = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
+    essential = np.flatnonzero(np.isinf(diagram[:, 1]))
+    if essential.size == 0:
+        return diagram
+    oldest = essential[np.argmin(diagram[essential, 0])]
+    return np.delete(diagram, oldest, axis=0)
+
+
 def _dimension_diagrams(diagrams: Sequence[Sequence[Diagram]], dim_index: int) -> list[Diagram]:
     """The diagrams of one homology dimension (position ``dim_index``) for every item."""
     return [np.asarray(item[dim_index], dtype=np.float64).reshape(-1, 2) for item in diagrams]
@@ -492,20 +507,29 @@ def persistence_image(diagram: Diagram, births: np.ndarray, persistences: np.nda
 
 
 class TopologicalFeatures:
-    """Betti curves, persistence images and landscapes on a range learned from training data.
+    """Betti curves, persistence images and landscapes on ranges learned from training data.
 
-    ``fit`` learns the filtration range ``[low, high]``: the smallest and largest finite birth
-    or death value in the training diagrams (all requested dimensions together). Every later
-    transform, of the training split or any other, uses that range unchanged, so nothing about
-    validation or test images leaks into the features.
+    ``fit`` learns a filtration range ``[low, high]`` per homology dimension: the smallest and
+    largest finite birth or death value of that dimension in the training diagrams (with
+    ``range_per_dimension=False``, of all dimensions together, the same range for each). Every
+    later transform, of the training split or any other, uses those ranges unchanged, so nothing
+    about validation or test images leaks into the features. A dimension whose training values
+    span no range (none, or a single value) gets the range of all dimensions together, as in
+    giotto-tda.
 
-    Sampling: curves and landscapes are sampled at ``sample_values = np.linspace(low, high,
-    n_bins)`` (endpoints included, units of the filtration, i.e. pixel intensity for images).
-    Bin ``j`` of a curve describes the sublevel set ``{pixel <= sample_values[j]}``.
+    Reduced homology (``reduced_homology=True``, P1's giotto-tda setting): the essential H0 bar
+    of each diagram is dropped before anything else (:func:`drop_essential_h0`), so the one
+    component that never dies does not count.
 
-    Infinite deaths: Betti curves count an essential class at every sample value from its
-    birth on. Landscapes and persistence images need finite points, so there an infinite death
-    is clipped to the fitted ``high``.
+    Sampling: curves and landscapes of dimension ``d`` are sampled at ``samplings[d] =
+    np.linspace(low_d, high_d, n_bins)`` (endpoints included, units of the filtration, i.e.
+    pixel intensity for images): P1's giotto-tda ``BettiCurve`` and ``PersistenceLandscape``.
+    Bin ``j`` of a curve describes the sublevel set ``{pixel <= samplings[d, j]}``. Persistence
+    images use the range of all dimensions together (:attr:`filtration_range`).
+
+    Infinite deaths (left only without reduced homology): Betti curves count an essential class
+    at every sample value from its birth on. Landscapes and persistence images need finite
+    points, so there an infinite death is clipped to the fitted ``high``.
 
     Args:
         homology_dims: homology dimensions of the diagrams, in the order they are stored.
@@ -517,6 +541,9 @@ class TopologicalFeatures:
             persistence image, in filtration units; ``None`` means ``(high - low) /
             max(image_resolution)``, about one pixel.
         n_landscapes: number of landscape functions kept per homology dimension.
+        reduced_homology: drop the essential H0 bar of every diagram (P1); ``False`` keeps it.
+        range_per_dimension: one sampling range per homology dimension (P1); ``False``: one
+            range for all.
     """
 
     def __init__(
@@ -526,6 +553,8 @@ class TopologicalFeatures:
         image_resolution: tuple[int, int] = (28, 28),
         image_bandwidth: float | None = None,
         n_landscapes: int = 1,
+        reduced_homology: bool = True,
+        range_per_dimension: bool = True,
     ) -> None:
         if len(image_resolution) != 2:
             raise ValueError(f"image_resolution={image_resolution!r}: expected two pixel counts")
@@ -539,29 +568,53 @@ class TopologicalFeatures:
                                  check_count("image_resolution[1]", image_resolution[1]))
         self.image_bandwidth = image_bandwidth
         self.n_landscapes = check_count("n_landscapes", n_landscapes)
+        self.reduced_homology = bool(reduced_homology)
+        self.range_per_dimension = bool(range_per_dimension)
         self._range: tuple[float, float] | None = None
+        self._ranges: tuple[tuple[float, float], ...] | None = None
 
     # -- fitted state -------------------------------------------------------------------------
 
+    def prepared(self, diagrams: Sequence[Sequence[Diagram]]) -> list[list[Diagram]]:
+        """The diagrams as the features see them: checked, float64 ``(k, 2)``, and in reduced
+        homology when ``reduced_homology`` is set (the essential H0 bar dropped)."""
+        _check_diagrams(diagrams, len(self.homology_dims))
+        h0 = self.homology_dims.index(0) if self.reduced_homology and 0 in self.homology_dims else None
+        return [[drop_essential_h0(d) if i == h0 else np.asarray(d, dtype=np.float64).reshape(-1, 2)
+                 for i, d in enumerate(item)] for item in diagrams]
+
     def fit(self, diagrams: Sequence[Sequence[Diagram]]) -> TopologicalFeatures:
-        """Learn ``[low, high]`` from the finite values of the TRAINING diagrams; returns self.
+        """Learn the ranges from the finite values of the TRAINING diagrams; returns self.
 
         Raises ``ValueError`` when the diagrams hold no finite value or only a single one.
         """
-        _check_diagrams(diagrams, len(self.homology_dims))
-        low, high = _finite_range(diagrams)
+        prepared = self.prepared(diagrams)
+        low, high = _finite_range(prepared)
         if low == high:
             raise ValueError(
                 f"all finite birth and death values equal {low}: the training diagrams do not "
                 f"span a filtration range"
             )
-        self._range = (low, high)
+        ranges = []
+        for dim_index in range(len(self.homology_dims)):
+            values = np.concatenate([np.ravel(item[dim_index]) for item in prepared] + [np.empty(0)])
+            finite = values[np.isfinite(values)]
+            spans = self.range_per_dimension and finite.size and finite.min() < finite.max()
+            ranges.append((float(finite.min()), float(finite.max())) if spans else (low, high))
+        self._range, self._ranges = (low, high), tuple(ranges)
         return self
 
     @property
     def filtration_range(self) -> tuple[float, float]:
-        """The fitted ``(low, high)`` in filtration units; ``RuntimeError`` before ``fit``."""
+        """The fitted ``(low, high)`` of all dimensions together, in filtration units (the range
+        of the persistence images); ``RuntimeError`` before ``fit``."""
         return self._fitted_range()
+
+    @property
+    def ranges(self) -> tuple[tuple[float, float], ...]:
+        """The fitted ``(low, high)`` of each homology dimension, in the order of ``homology_dims``."""
+        self._fitted_range()
+        return self._ranges
 
     def _fitted_range(self) -> tuple[float, float]:
         """The fitted ``(low, high)``; raises ``RuntimeError`` when ``fit`` has not been called."""
@@ -573,10 +626,21 @@ class TopologicalFeatures:
         return self._range
 
     @property
+    def samplings(self) -> np.ndarray:
+        """``(n_dims, n_bins)`` float64: row ``d`` is ``np.linspace(low_d, high_d, n_bins)``,
+        where the curves and landscapes of dimension ``homology_dims[d]`` are sampled."""
+        return np.stack([np.linspace(low, high, self.n_bins) for low, high in self.ranges])
+
+    @property
     def sample_values(self) -> np.ndarray:
-        """``(n_bins,)`` float64 ``np.linspace(low, high, n_bins)``: where curves are sampled."""
-        low, high = self.filtration_range
-        return np.linspace(low, high, self.n_bins)
+        """``(n_bins,)`` float64: the sampling shared by every dimension, when they share one
+        (``range_per_dimension=False``, or equal fitted ranges); ``ValueError`` otherwise (use
+        :attr:`samplings`)."""
+        samplings = self.samplings
+        if not np.all(samplings == samplings[0]):
+            raise ValueError(f"the homology dimensions are sampled on different ranges {self.ranges}: "
+                             "use samplings[d] for dimension homology_dims[d]")
+        return samplings[0]
 
     @property
     def bandwidth(self) -> float:
@@ -589,16 +653,17 @@ class TopologicalFeatures:
     # -- features -----------------------------------------------------------------------------
 
     def _per_dimension(self, diagrams: Sequence[Sequence[Diagram]]) -> Iterator[list[Diagram]]:
-        """Check the batch (and that the featuriser is fitted); yield each dimension's diagrams."""
+        """Check the batch (and that the featuriser is fitted); yield each dimension's diagrams,
+        in reduced homology when that is set."""
         self._fitted_range()
-        _check_diagrams(diagrams, len(self.homology_dims))
+        prepared = self.prepared(diagrams)
         for dim_index in range(len(self.homology_dims)):
-            yield _dimension_diagrams(diagrams, dim_index)
+            yield _dimension_diagrams(prepared, dim_index)
 
     def betti_curves(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
-        """``(N, n_dims, n_bins)`` float32: intervals alive at each of ``sample_values``."""
-        curves = [betti_curves_on_grid(dim_diagrams, self.sample_values)
-                  for dim_diagrams in self._per_dimension(diagrams)]
+        """``(N, n_dims, n_bins)`` float32: intervals alive at each of ``samplings[d]``."""
+        curves = [betti_curves_on_grid(dim_diagrams, grid)
+                  for dim_diagrams, grid in zip(self._per_dimension(diagrams), self.samplings)]
         return np.stack(curves, axis=1).astype(np.float32)
 
     def persistence_images(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
@@ -623,16 +688,17 @@ class TopologicalFeatures:
     def landscapes(self, diagrams: Sequence[Sequence[Diagram]]) -> np.ndarray:
         """``(N, n_dims * n_landscapes, n_bins)`` float32 persistence landscapes.
 
-        gudhi's ``Landscape`` sampled at :attr:`sample_values`; channel ``d * n_landscapes + k``
-        is the ``k``-th landscape (``k = 0`` the largest) of homology dimension
-        ``homology_dims[d]``. gudhi scales landscapes by ``sqrt(2)``: a point ``(b, d)`` gives
-        the tent ``sqrt(2) * max(0, min(x - b, d - x))``. Infinite deaths are clipped to ``high``.
+        gudhi's ``Landscape`` sampled at :attr:`samplings` (row ``d`` for dimension
+        ``homology_dims[d]``); channel ``d * n_landscapes + k`` is the ``k``-th landscape
+        (``k = 0`` the largest) of homology dimension ``homology_dims[d]``. gudhi scales
+        landscapes by ``sqrt(2)``: a point ``(b, d)`` gives the tent ``sqrt(2) * max(0, min(x - b,
+        d - x))``. Infinite deaths are clipped to the dimension's ``high``.
         """
-        low, high = self.filtration_range
-        landscaper = Landscape(num_landscapes=self.n_landscapes, resolution=self.n_bins,
-                               sample_range=[low, high])
-        curves = [landscaper.fit_transform([_clip_infinite_deaths(d, high) for d in dim_diagrams])
-                  for dim_diagrams in self._per_dimension(diagrams)]
+        curves = []
+        for dim_diagrams, (low, high) in zip(self._per_dimension(diagrams), self.ranges):
+            landscaper = Landscape(num_landscapes=self.n_landscapes, resolution=self.n_bins,
+                                   sample_range=[low, high])
+            curves.append(landscaper.fit_transform([_clip_infinite_deaths(d, high) for d in dim_diagrams]))
         return np.stack(curves, axis=1).astype(np.float32).reshape(len(diagrams), -1, self.n_bins)
 
     def transform(

@@ -1,0 +1,56 @@
+"""Seconds per optimisation step of chapter 1's networks (``helpers.fusion``), on this machine.
+
+Trains each model kind for ``--steps`` steps (batch 32, Adam, one validation check at the end)
+on simulated transients (38x38 cutouts and their Betti curves, persistence images and
+landscapes), after one untimed warm-up step, with ``--threads`` torch threads, and prints the
+best of ``--repeats`` runs per kind, for P1's architecture and for the book's earlier one
+(PyTorch initialisation, no curve-input normalisation or dropouts). Chapter 1's time budget is
+(number of networks) x (steps) x (seconds per step).
+
+    PYTHONPATH=src python benchmarks/bench_fusion_training.py --threads 2 --steps 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from helpers import fusion
+from helpers.models import EARLIER_ARCHITECTURE, MODEL_KINDS, Architecture
+from helpers.train import TrainConfig, fit
+
+
+def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int) -> float:
+    """Wall-clock seconds per step of one training run of ``steps`` steps (validation included)."""
+    torch.manual_seed(0)
+    model = fusion.new_model(data, kind, architecture)
+    fit(model, data.examples("train", kind), data.examples("val", kind),
+        TrainConfig(max_steps=1, eval_every=1), device="cpu", progress=False)  # warm-up
+    start = time.perf_counter()
+    fit(model, data.examples("train", kind), data.examples("val", kind),
+        TrainConfig(max_steps=steps, eval_every=steps, patience=1), device="cpu", progress=False)
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=50, help="timed optimisation steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model kind")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--n-train", type=int, default=1000, help="simulated training cutouts")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = fusion.prepare("transients", n_train=args.n_train, n_test=100, seed=0, n_jobs=args.threads,
+                          progress=False, dataset_options={"real_fraction": 0.5})
+    print(f"{args.threads} torch threads, {args.steps} steps of batch 32, best of {args.repeats} runs")
+    print(f"{'model':10} {'P1 architecture':>18} {'earlier':>12}")
+    for kind in MODEL_KINDS:
+        times = [min(seconds_per_step(data, kind, architecture, args.steps) for _ in range(args.repeats))
+                 for architecture in (Architecture(), EARLIER_ARCHITECTURE)]
+        print(f"{kind:10} {1000 * times[0]:15.1f} ms {1000 * times[1]:9.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
