@@ -3,7 +3,7 @@ import pandas as pd
 import torch
 import pytest
 
-from helpers import fusion
+from helpers import fusion, manifest, transients
 from helpers.cache import ArtifactCache
 from helpers.train import TrainConfig
 
@@ -240,3 +240,32 @@ def test_curve_branch_activity_sees_dead_and_live_branches():
     with pytest.raises(ValueError, match="topo_branch is None"):
         fusion.curve_branch_activity(build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2),
                                      curves)
+
+
+def test_each_seed_trains_on_its_own_draw_and_all_are_tested_on_the_same_images(tmp_path):
+    protocol = fusion.Protocol("transients", {"n_train": 60, "n_test": 30, "dataset_options": {"real_fraction": 0.5}},
+                               (3, 4), ("cnn", "cnn_bc"), TrainConfig(max_steps=2, eval_every=2), fusion.Architecture())
+    by_seed = fusion.prepare_seeds(protocol, n_jobs=1, progress=False)
+    assert sorted(by_seed) == [3, 4]
+    np.testing.assert_array_equal(by_seed[3].images["test"], by_seed[4].images["test"])
+    np.testing.assert_array_equal(by_seed[3].test_kinds, by_seed[4].test_kinds)
+    assert set(by_seed[3].test_kinds) <= {"real", *transients.BOGUS_KINDS}
+    assert not np.array_equal(by_seed[3].images["train"], by_seed[4].images["train"])
+    cache = ArtifactCache("smoke", root=tmp_path)
+    results = fusion.train_models(by_seed, ["cnn"], [3, 4], protocol.train_config, cache, progress=False)
+    assert results.seed.tolist() == [3, 4] and cache.misses == 2
+    with pytest.raises(ValueError, match=r"no data set for seed 5.*\[3, 4\]"):
+        fusion.for_seed(by_seed, 5)
+
+
+def test_chapter_two_finds_the_protocol_chapter_one_recorded(tmp_path):
+    cache = ArtifactCache("smoke", root=tmp_path)
+    with pytest.raises(manifest.MissingManifestError, match=r"01_fusion_training.*--profile smoke --chapters 01"):
+        fusion.recorded_protocol(cache)
+    protocol = fusion.Protocol("transients", {"n_train": 60, "n_test": 30, "n_bins": 50}, (0, 1, 2), ("cnn",),
+                               TrainConfig(max_steps=7, patience=2), fusion.Architecture(init="torch"))
+    fusion.record_protocol(cache, protocol)
+    assert fusion.recorded_protocol(cache) == protocol
+    assert fusion.recorded_protocol(ArtifactCache("smoke", root=tmp_path)).train_config.max_steps == 7
+    with pytest.raises(manifest.MissingManifestError, match="'quick'"):
+        fusion.recorded_protocol(ArtifactCache("quick", root=tmp_path))

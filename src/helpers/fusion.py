@@ -4,7 +4,10 @@
 training split; its test split untouched), computes cubical persistence once per split and the
 three vectorisations fitted on the training part only. ``train_models`` trains every
 (model kind, seed) through the artifact cache and evaluates it on the test split;
-``trained_model`` returns one cached model, which is how chapter 2 reuses chapter 1's networks.
+``trained_model`` returns one cached model. Each seed trains on its own draw of training and
+validation images (``prepare_seeds``), all seeds are tested on the same test images. A
+:class:`Protocol` names everything that identifies chapter 1's networks; chapter 1 records it
+(``record_protocol``) and chapter 2 reads it (``recorded_protocol``) to find them.
 ``branch_use`` checks that a fusion model uses its topological input; ``signal_baselines``
 measures how much a linear model gets from the Betti curves alone, an intensity histogram and
 the raw pixels; ``learning_curves`` returns the validation checks of every network.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from . import data as datasets
+from . import manifest
 from .cache import ArtifactCache
 from .claims import Effect, mean_effect, paired_effect
 from .models import TOPO_INPUT, Architecture, FusionNet, build_model, count_parameters, matching_width
@@ -44,7 +48,9 @@ class FusionData:
     ``features[split][kind]`` standardised topological features (betti_curves (N, 2, bins),
     persistence_images (N, 2, R, R), landscapes (N, 2, bins)); ``raw_features`` the same before
     standardisation (counts and intensities, for plots); the object masks of the test images when the
-    data set has them (``test_masks``). ``config`` is what identifies it in the artifact cache.
+    data set has them (``test_masks``, (N, H, W) bool) and the kind of object in each test image
+    (``test_kinds``, (N,) str, for the simulated transients). ``config`` is what identifies it in
+    the artifact cache.
     """
 
     config: dict[str, Any]
@@ -56,6 +62,7 @@ class FusionData:
     raw_features: dict[str, dict[str, np.ndarray]]
     featuriser: TopologicalFeatures
     test_masks: np.ndarray | None = None
+    test_kinds: np.ndarray | None = None
     feature_seconds: float = 0.0
     scalers: dict[str, StandardScaler] = field(default_factory=dict)
 
@@ -109,17 +116,20 @@ def featurise(data: "FusionData", images: np.ndarray, n_jobs: int = -1) -> dict[
 
 
 def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fraction: float = 0.2,
-            seed: int = 0, n_bins: int = 100, image_resolution: int = 28, n_jobs: int = -1,
+            seed: int = 0, test_seed: int | None = None, n_bins: int = 100, image_resolution: int = 28, n_jobs: int = -1,
             dataset_options: dict[str, Any] | None = None, progress: bool = True,
             reduced_homology: bool = True, range_per_dimension: bool = True) -> FusionData:
     """Load ``dataset`` (``n_train`` / ``n_test`` images of its train / test splits, stratified
     subsamples; ``None`` = all), hold out ``val_fraction`` of the training images (stratified,
-    by ``seed``), convert colour to grey, and compute the topological features.
+    by ``seed``), convert colour to grey, and compute the topological features. ``seed`` draws
+    the training images (simulated ones are simulated anew), ``test_seed`` (default ``seed``) the
+    test images.
     ``reduced_homology`` and ``range_per_dimension`` are P1's giotto-tda settings by default
     (see :class:`helpers.topology.TopologicalFeatures`)."""
     options = dict(dataset_options or {})
     train_set = datasets.load(dataset, "train", n=n_train, seed=seed, **options)
-    test_set = datasets.load(dataset, "test", n=n_test, seed=seed, **options)
+    test_seed = seed if test_seed is None else test_seed
+    test_set = datasets.load(dataset, "test", n=n_test, seed=test_seed, **options)
     grey = {name: datasets.to_grayscale(s.images) if s.images.shape[1] == 3 else s.images
             for name, s in (("train", train_set), ("test", test_set))}
     train_index, val_index = train_test_split(np.arange(len(train_set.labels)), test_size=val_fraction,
@@ -136,11 +146,74 @@ def prepare(dataset: str, *, n_train: int | None, n_test: int | None, val_fracti
     seconds = time.perf_counter() - start
     features, scalers = _standardise(raw)
     config = {"dataset": dataset, "options": options, "n_train": n_train, "n_test": n_test,
-              "val_fraction": val_fraction, "seed": seed, "n_bins": n_bins,
+              "val_fraction": val_fraction, "seed": seed, "test_seed": test_seed, "n_bins": n_bins,
               "image_resolution": image_resolution, "reduced_homology": reduced_homology,
               "range_per_dimension": range_per_dimension}
     return FusionData(config, train_set.class_names, f"{train_set.source}; {test_set.source}", images,
-                      labels, features, raw, featuriser, test_set.masks, seconds, scalers)
+                      labels, features, raw, featuriser, test_set.masks, test_set.kinds, seconds, scalers)
+
+
+SeededData = FusionData | Mapping[int, FusionData]
+"""One data set for every seed, or each seed's own (``{seed: FusionData}``, see :func:`prepare_seeds`)."""
+
+
+def for_seed(data: SeededData, seed: int) -> FusionData:
+    """The data set that the networks of ``seed`` are trained on."""
+    if isinstance(data, FusionData):
+        return data
+    if seed not in data:
+        raise ValueError(f"no data set for seed {seed}; the data sets are for seeds {sorted(data)}")
+    return data[seed]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that identifies a set of chapter 1's trained networks: the data set and the
+    arguments of :func:`prepare` (``prepare_options``: n_train, n_test, n_bins,
+    reduced_homology, range_per_dimension, dataset_options), the seeds (seed ``s`` trains on its
+    own training draw; every seed is tested on the draw of ``seeds[0]``), the model kinds, the
+    training settings and the architecture."""
+
+    dataset: str
+    prepare_options: dict[str, Any]
+    seeds: tuple[int, ...]
+    models: tuple[str, ...]
+    train_config: TrainConfig
+    architecture: Architecture
+
+    def as_dict(self) -> dict[str, Any]:
+        """The protocol as JSON-serialisable values (what the manifest holds)."""
+        return {"dataset": self.dataset, "prepare_options": self.prepare_options, "seeds": list(self.seeds),
+                "models": list(self.models), "train_config": vars(self.train_config),
+                "architecture": asdict(self.architecture)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Protocol":
+        return cls(values["dataset"], values["prepare_options"], tuple(values["seeds"]), tuple(values["models"]),
+                   TrainConfig(**values["train_config"]), Architecture(**values["architecture"]))
+
+
+PROTOCOL_CHAPTER = "01_fusion_training"
+"""The chapter that trains the fusion networks and records their :class:`Protocol`."""
+
+
+def record_protocol(cache: ArtifactCache, protocol: Protocol) -> None:
+    """Record ``protocol`` in the manifest of chapter 1 for ``cache``'s profile."""
+    manifest.write(cache, PROTOCOL_CHAPTER, protocol.as_dict())
+
+
+def recorded_protocol(cache: ArtifactCache) -> Protocol:
+    """The :class:`Protocol` chapter 1 recorded for ``cache``'s profile (an error naming the
+    command to run when chapter 1 has not run)."""
+    return Protocol.from_dict(manifest.read(cache, PROTOCOL_CHAPTER))
+
+
+def prepare_seeds(protocol: Protocol, n_jobs: int = -1, progress: bool = True) -> dict[int, FusionData]:
+    """``{seed: FusionData}``: each seed's own training and validation draw, the test draw of
+    ``protocol.seeds[0]`` for all (see :func:`prepare`)."""
+    return {seed: prepare(protocol.dataset, seed=seed, test_seed=protocol.seeds[0], n_jobs=n_jobs,
+                          progress=False, **protocol.prepare_options)
+            for seed in tqdm(protocol.seeds, desc=f"{protocol.dataset}: data per seed", disable=not progress)}
 
 
 @functools.lru_cache(maxsize=32)
@@ -202,29 +275,31 @@ def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainCon
     return model.eval(), artifact["history"]
 
 
-def train_models(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+def train_models(data: SeededData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
                  cache: ArtifactCache, device: str = "auto", progress: bool = True,
                  architecture: Architecture = Architecture()) -> pd.DataFrame:
-    """Train (or load) every model kind with every seed; one row of test metrics per run with
+    """Train (or load) every model kind with every seed, on the seed's data set (see
+    :data:`SeededData`); one row of test metrics per run with
     columns dataset, n_train, model, seed, parameters, best_step, steps (run before stopping),
     seconds (of training, validation checks included, on the machine that trained it),
     seconds_per_step (seconds / steps) and the metrics of
     :func:`helpers.train.classification_metrics`."""
     rows = []
     runs = [(kind, seed) for seed in seeds for kind in kinds]
-    for kind, seed in tqdm(runs, desc=f"{data.config['dataset']} models", disable=not progress):
-        artifact = _artifact(data, kind, seed, train_config, architecture, cache, device)
+    for kind, seed in tqdm(runs, desc=f"{for_seed(data, seeds[0]).config['dataset']} models", disable=not progress):
+        seed_data = for_seed(data, seed)
+        artifact = _artifact(seed_data, kind, seed, train_config, architecture, cache, device)
         history = artifact["history"]
         steps = history.steps[-1] if history.steps else 0
-        rows.append({"dataset": data.config["dataset"], "n_train": len(data.labels["train"]),
+        rows.append({"dataset": seed_data.config["dataset"], "n_train": len(seed_data.labels["train"]),
                      "model": kind, "seed": seed, "parameters": artifact["parameters"],
                      "best_step": history.best_step, "steps": steps, "seconds": history.seconds,
                      "seconds_per_step": history.seconds / max(steps, 1),
-                     **classification_metrics(data.labels["test"], artifact["test_probabilities"])})
+                     **classification_metrics(seed_data.labels["test"], artifact["test_probabilities"])})
     return pd.DataFrame(rows)
 
 
-def learning_curves(data: FusionData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
+def learning_curves(data: SeededData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
                     cache: ArtifactCache, device: str = "auto",
                     architecture: Architecture = Architecture()) -> pd.DataFrame:
     """The validation checks of every (kind, seed) network (trained or from the cache): one row
@@ -233,7 +308,7 @@ def learning_curves(data: FusionData, kinds: list[str], seeds: list[int], train_
     rows = []
     for kind in kinds:
         for seed in seeds:
-            history = _artifact(data, kind, seed, train_config, architecture, cache, device)["history"]
+            history = _artifact(for_seed(data, seed), kind, seed, train_config, architecture, cache, device)["history"]
             rows += [{"model": kind, "seed": seed, "step": step, "train_loss": train, "val_loss": val,
                       "val_accuracy": accuracy, "best": step == history.best_step}
                      for step, train, val, accuracy in zip(history.steps, history.train_loss, history.val_loss,
@@ -351,7 +426,7 @@ def curve_branch_activity(model: FusionNet, curves: np.ndarray) -> dict[str, flo
             "relative spread": float(spread.mean() / scale) if scale > 0 else 0.0}
 
 
-def branch_use(data: FusionData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
+def branch_use(data: SeededData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
                device: str = "auto", architecture: Architecture = Architecture()) -> pd.DataFrame:
     """:func:`prediction_changes` on the test split for the trained model of ``kind`` with each
     seed (from the cache): one row per seed, with columns model, seed, n_train and those of
@@ -361,9 +436,10 @@ def branch_use(data: FusionData, kind: str, seeds: list[int], train_config: Trai
                          f"{[k for k, v in TOPO_INPUT.items() if v is not None]}")
     rows = []
     for seed in seeds:
-        model, _ = trained_model(data, kind, seed, train_config, cache, device, architecture)
-        rows.append({"model": kind, "seed": seed, "n_train": len(data.labels["train"]),
-                     **prediction_changes(model, data.examples("test", kind), seed, device)})
+        seed_data = for_seed(data, seed)
+        model, _ = trained_model(seed_data, kind, seed, train_config, cache, device, architecture)
+        rows.append({"model": kind, "seed": seed, "n_train": len(seed_data.labels["train"]),
+                     **prediction_changes(model, seed_data.examples("test", kind), seed, device)})
     return pd.DataFrame(rows)
 
 
