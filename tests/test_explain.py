@@ -17,14 +17,15 @@ from torch import nn
 from helpers.explain import (
     PAIR_BIRTH,
     PAIR_DEATH,
-    darkest_pixels_like,
     energy_in_mask,
+    extreme_pixels_like,
     grad_cam,
     grad_cam_1d,
     inverse_image_band,
     inverse_image_pairs,
     iou,
     persistence_pair_pixels,
+    pointing_game,
     predict_targets,
 )
 from helpers.models import EARLIER_ARCHITECTURE, FusionNet, build_model
@@ -126,6 +127,24 @@ def test_grad_cam_lights_the_region_that_carries_the_target_class(with_curves):
         assert np.all(energy_in_mask(maps, region) > 0.9)
 
 
+def test_p1_convention_explains_the_probability_and_divides_by_the_maximum():
+    images, bright, _ = quadrant_images()
+    model = contrast_model(image=True, curve=False)
+    maps = grad_cam(model, images, None, [BRIGHT, BRIGHT], convention="p1")
+    assert np.allclose(maps.max(axis=(1, 2)), 1) and np.all(energy_in_mask(maps, bright) > 0.9)
+    # a uniformly bright image (0.8) with a brighter patch (1.0): the bright detector reads 0.3
+    # and 0.5, the dark detector 0; dividing by the maximum keeps the background at 0.3 / 0.5,
+    # min-max scaling sends it to 0
+    lit = np.full((1, 1, 16, 12), 0.8, dtype=np.float32)
+    lit[0, 0, :8, :6] = 1.0
+    p1 = grad_cam(model, lit, None, [BRIGHT], convention="p1")
+    ours = grad_cam(model, lit, None, [BRIGHT])
+    assert p1[0, 12, 10] == pytest.approx(0.6) and ours[0, 12, 10] == pytest.approx(0.0)
+    assert p1[0, 2, 2] == pytest.approx(1.0) and ours[0, 2, 2] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="unknown Grad-CAM convention 'softmax'.*'ours', 'p1'"):
+        grad_cam(model, lit, None, [BRIGHT], convention="softmax")
+
+
 def test_grad_cam_1d_peaks_on_the_bins_that_carry_the_target_class():
     images, _, _ = quadrant_images()
     heat = grad_cam_1d(contrast_model(image=True, curve=True), images, bump_curves(), [BRIGHT, BRIGHT])
@@ -213,6 +232,23 @@ def test_iou_of_hand_made_maps():
 def test_energy_in_mask_is_the_share_of_mass_inside():
     maps, masks = scored_maps()
     np.testing.assert_allclose(energy_in_mask(maps, masks), [3.0 / 3.6, 0.0])
+
+
+def test_pointing_game_of_known_maps():
+    masks = np.zeros((4, 6, 6), dtype=bool)
+    masks[:, 2:4, 2:4] = True
+    maps = np.zeros((4, 6, 6))
+    maps[0] = masks[0]                  # the mask itself: every maximum hits
+    maps[1, 0, 0] = 1.0                 # a peak in the corner: a miss
+    maps[2, 1, 1] = 1.0                 # a peak one pixel diagonally off the object
+    maps[3] = 0.5                       # constant: points nowhere
+    np.testing.assert_allclose(pointing_game(maps, masks), [1, 0, 0, 0])
+    np.testing.assert_allclose(pointing_game(maps, masks, tolerance=1), [1, 0, 1, 0])
+    tied = np.zeros((1, 6, 6))
+    tied[0, 2, 2] = tied[0, 5, 5] = 1.0  # two maxima, one on the object
+    assert pointing_game(tied, masks[:1]).tolist() == [0.5]
+    with pytest.raises(ValueError, match="tolerance=-1"):
+        pointing_game(maps, masks, tolerance=-1)
 
 
 def test_scores_reject_maps_and_masks_of_different_shapes():
@@ -329,14 +365,17 @@ def test_pair_inverse_image_rejects_bad_arguments():
         inverse_image_pairs(two_pits()[None], homology_dims=(2,))
 
 
-def test_darkest_pixels_match_the_count_of_an_inverse_image():
+def test_extreme_pixels_match_the_count_of_an_inverse_image():
     images = np.arange(2 * 3 * 3, dtype=float).reshape(2, 3, 3)
     images[1] = images[1][::-1]
     marks = np.zeros((2, 3, 3), bool)
     marks[0, 2, :2] = True          # two pixels
     marks[1, 0, 0] = True           # one pixel
-    darkest = darkest_pixels_like(images, marks)
+    darkest = extreme_pixels_like(images, marks)
     assert darkest.sum(axis=(1, 2)).tolist() == [2, 1]
     assert darkest[0, 0, :2].all() and darkest[1, 2, 0]
+    brightest = extreme_pixels_like(images, marks, brightest=True)
+    assert brightest.sum(axis=(1, 2)).tolist() == [2, 1]
+    assert brightest[0, 2, 2] and brightest[0, 2, 1] and brightest[1, 0, 2]
     with pytest.raises(ValueError, match=r"marks have shape \(2, 2, 2\)"):
-        darkest_pixels_like(images, marks[:, :2, :2])
+        extreme_pixels_like(images, marks[:, :2, :2])

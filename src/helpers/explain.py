@@ -4,9 +4,12 @@ Sections of this module:
 
 * **Grad-CAM** -- :func:`grad_cam` on the image branch (P1: its 4th convolution) and
   :func:`grad_cam_1d` on the Betti-curve branch (its last, 1x1 convolution), both through captum's
-  ``LayerGradCam``; :func:`predict_targets` gives the predicted classes to explain.
-* **Localisation** -- :func:`iou` of thresholded maps with object masks (P1's measure) and
-  :func:`energy_in_mask`, a threshold-free share of the map inside the mask.
+  ``LayerGradCam``, in one of two :data:`CONVENTIONS` (this book's: the logit, min-max scaled;
+  P1's: the softmax probability, divided by the maximum); :func:`predict_targets` gives the
+  predicted classes to explain.
+* **Localisation** -- :func:`iou` of thresholded maps with object masks (P1's measure),
+  :func:`energy_in_mask`, a threshold-free share of the map inside the mask, and
+  :func:`pointing_game`, whether the map's maximum lies on the object.
 * **Topological inverse images** -- :func:`inverse_image_band`, P1's version: the pixels whose
   intensity lies in a window of filtration values ending where the 1-D Grad-CAM peaks; and
   :func:`inverse_image_pairs` / :func:`persistence_pair_pixels`: the pixels that create and kill
@@ -15,8 +18,8 @@ Sections of this module:
 Conventions: models are :class:`~helpers.models.FusionNet` s called as ``model(image, topo)``;
 ``images`` are (N, C, H, W) float32 in [0, 1] (grey (N, H, W) or (N, 1, H, W) for the inverse
 images), ``topo`` the (N, D, L) Betti curves of curve models or ``None`` for image-only models.
-Every Grad-CAM map is min-max normalised to [0, 1] per item; a constant map (in particular an
-all-zero one) becomes 0 everywhere, since it singles out no region.
+Every Grad-CAM map is scaled to [0, 1] per item; a constant map (in particular an all-zero one)
+becomes 0 everywhere, since it singles out no region.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ DEFAULT_BATCH_SIZE = 64
 
 P1_WINDOW = 32
 """Width, in filtration bins, of P1's topological inverse image (of 100 bins)."""
+
+CONVENTIONS = ("ours", "p1")
+"""Grad-CAM conventions of :func:`grad_cam`: ``"ours"`` explains the target's logit and min-max
+scales each map; ``"p1"`` (P1's code) explains the target's softmax probability and divides each
+map by its maximum."""
 
 PAIR_BIRTH = 1
 """Bit of :func:`persistence_pair_pixels` marking a pixel that creates a class."""
@@ -118,24 +126,27 @@ def predict_targets(model: nn.Module, images: np.ndarray | torch.Tensor | None,
     return torch.cat(predictions).cpu().numpy()
 
 
-def _normalise_maps(maps: torch.Tensor) -> np.ndarray:
-    """Min-max normalise each item of ``maps`` (N, ...) to [0, 1]; constant maps become 0."""
+def scale_maps(maps: torch.Tensor, by_maximum: bool = False) -> np.ndarray:
+    """Scale each item of ``maps`` (N, ...) to [0, 1]: min-max, or (``by_maximum``, for
+    non-negative maps) divided by its maximum; constant maps (min-max) and all-zero maps become 0."""
     flat = maps.detach().flatten(start_dim=1).double().cpu().numpy()
-    low = flat.min(axis=1, keepdims=True)
+    low = np.zeros((len(flat), 1)) if by_maximum else flat.min(axis=1, keepdims=True)
     spread = flat.max(axis=1, keepdims=True) - low
     scaled = np.divide(flat - low, spread, out=np.zeros_like(flat), where=spread > 0)
     return scaled.reshape(maps.shape)
 
 
 def _layer_grad_cam(forward: Callable[..., torch.Tensor], layer: nn.Module, inputs: torch.Tensor,
-                    other: torch.Tensor | None, targets: torch.Tensor, batch_size: int) -> np.ndarray:
+                    other: torch.Tensor | None, targets: torch.Tensor, batch_size: int,
+                    by_maximum: bool = False) -> np.ndarray:
     """Grad-CAM of ``layer`` for ``forward(inputs, other)``, upsampled to the input's size.
 
     ``inputs`` (N, C, *S) is the tensor whose spatial shape ``S`` (H, W) or (L,) the maps are
     resized to (bilinear or linear interpolation of the layer's map), ``other`` the model's other
     input (or ``None``). captum's ``LayerGradCam`` averages the layer's gradients over every
     dimension after the channel one -- (H, W) for a 2-D layer, the L positions for a 1-D one --
-    so the same call is P1's Grad-CAM for both branches. Returns (N, *S) maps in [0, 1].
+    so the same call is P1's Grad-CAM for both branches. Returns (N, *S) maps in [0, 1], scaled
+    as :func:`scale_maps` says.
     """
     cam = LayerGradCam(forward, layer)
     size = tuple(inputs.shape[2:])
@@ -146,7 +157,7 @@ def _layer_grad_cam(forward: Callable[..., torch.Tensor], layer: nn.Module, inpu
         raw = cam.attribute(inputs[rows], target=targets[rows], additional_forward_args=extra,
                             relu_attributions=True)
         maps.append(LayerAttribution.interpolate(raw, size, interpolate_mode=mode)[:, 0])
-    return _normalise_maps(torch.cat(maps))
+    return scale_maps(torch.cat(maps), by_maximum)
 
 
 def _targets_tensor(targets: np.ndarray | torch.Tensor | Sequence[int], n_items: int,
@@ -163,13 +174,17 @@ def _targets_tensor(targets: np.ndarray | torch.Tensor | Sequence[int], n_items:
 
 def grad_cam(model: nn.Module, images: np.ndarray | torch.Tensor, topo: np.ndarray | torch.Tensor | None,
              targets: np.ndarray | torch.Tensor | Sequence[int], layer: nn.Module | None = None,
-             batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+             batch_size: int = DEFAULT_BATCH_SIZE, convention: str = "ours") -> np.ndarray:
     """Grad-CAM of the image branch: where in each image the model looks for class ``targets``.
 
     For each item, the activations of ``layer`` (K channels) are weighted by the gradient of the
-    target logit averaged over the layer's positions, summed over channels, passed through a ReLU,
-    upsampled bilinearly to the image size (captum's ``LayerAttribution.interpolate``) and min-max
-    normalised. The model runs in eval mode (no dropout); its previous mode is restored.
+    target's output averaged over the layer's positions, summed over channels, passed through a
+    ReLU, upsampled bilinearly to the image size (captum's ``LayerAttribution.interpolate``) and
+    scaled to [0, 1]. ``convention`` (one of :data:`CONVENTIONS`): ``"ours"`` differentiates the
+    target's logit and min-max scales the map; ``"p1"`` differentiates the target's softmax
+    probability and divides the map by its maximum (P1's code; it divides before upsampling, we
+    after, which can lower a map's maximum below 1 by at most the interpolation's smoothing). The
+    model runs in eval mode (no dropout); its previous mode is restored.
 
     Args:
         model: a model with an image branch, called as ``model(images, topo)``.
@@ -179,14 +194,17 @@ def grad_cam(model: nn.Module, images: np.ndarray | torch.Tensor, topo: np.ndarr
         layer: the layer to explain; default ``model.image_branch.relu4``, the 4th convolution's
             activated output (P1's choice).
         batch_size: items per pass.
+        convention: ``"ours"`` or ``"p1"``.
 
     Returns:
         (N, H, W) float64 maps in [0, 1] (unitless relative importance).
 
     Raises:
-        ValueError: when the model has no image branch, or ``topo`` or ``targets`` do not hold
-            one row per image.
+        ValueError: when the model has no image branch, ``topo`` or ``targets`` do not hold one
+            row per image, or ``convention`` is unknown.
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown Grad-CAM convention {convention!r}; expected one of {CONVENTIONS}")
     if layer is None:
         if getattr(model, "image_branch", None) is None:
             raise ValueError("this model has no image branch (model.image_branch is None): "
@@ -196,8 +214,14 @@ def grad_cam(model: nn.Module, images: np.ndarray | torch.Tensor, topo: np.ndarr
     images_t, topo_t = _as_tensor(images, device), _as_tensor(topo, device)
     _check_same_length("topo", topo_t, len(images_t), "images")
     targets_t = _targets_tensor(targets, len(images_t), device)
+
+    def probabilities(image: torch.Tensor, curves: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.softmax(model(image, curves), dim=1)
+
+    forward = probabilities if convention == "p1" else model
     with _evaluating(model):
-        return _layer_grad_cam(model, layer, images_t, topo_t, targets_t, batch_size)
+        return _layer_grad_cam(forward, layer, images_t, topo_t, targets_t, batch_size,
+                               by_maximum=convention == "p1")
 
 
 def _curve_layer(model: nn.Module) -> nn.Module:
@@ -305,6 +329,35 @@ def energy_in_mask(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
     inside = np.where(masks, maps, 0.0).sum(axis=(1, 2))
     total = maps.sum(axis=(1, 2))
     return np.divide(inside, total, out=np.zeros(total.shape), where=total > 0)
+
+
+def pointing_game(maps: np.ndarray, masks: np.ndarray, tolerance: int = 0) -> np.ndarray:
+    """Whether each map's maximum lies on its object: the pointing game of Zhang et al. (2018).
+
+    A pixel is a hit when it lies within ``tolerance`` pixels of the mask (Chebyshev distance:
+    the mask dilated by a (2 tolerance + 1)-pixel square). When several pixels share the maximum
+    the score is the share of them that hit, so ties are neither rewarded nor punished by the
+    order of the pixels; a constant map (in particular an all-zero one) points nowhere and scores 0.
+
+    Args:
+        maps: (N, H, W) maps.
+        masks: (N, H, W) bool object masks.
+        tolerance: pixels of slack around the mask, at least 0.
+
+    Returns:
+        (N,) float64 in [0, 1]: 1 when the (every) maximum hits, 0 when it misses.
+    """
+    maps, masks = _check_maps_and_masks(maps, masks)
+    if int(tolerance) != tolerance or tolerance < 0:
+        raise ValueError(f"tolerance={tolerance!r}: expected a whole number of pixels, at least 0")
+    if tolerance:
+        size = 2 * int(tolerance) + 1
+        masks = torch.nn.functional.max_pool2d(torch.as_tensor(masks[:, None], dtype=torch.float32), size,
+                                               stride=1, padding=int(tolerance))[:, 0].numpy() > 0
+    flat = maps.reshape(len(maps), -1)
+    peaks = flat == flat.max(axis=1, keepdims=True)
+    hits = (peaks & masks.reshape(len(masks), -1)).sum(axis=1) / peaks.sum(axis=1)
+    return np.where(flat.min(axis=1) < flat.max(axis=1), hits, 0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,23 +474,25 @@ def inverse_image_pairs(images: np.ndarray, n_classes: int = 1,
     return persistence_pair_pixels(images, n_classes, homology_dims) != 0
 
 
-def darkest_pixels_like(images: np.ndarray, marks: np.ndarray) -> np.ndarray:
-    """The model-free baseline of an inverse image: for each image, as many pixels as ``marks``
-    keeps, chosen as the darkest ones (ties broken by position) with no network involved.
+def extreme_pixels_like(images: np.ndarray, marks: np.ndarray, brightest: bool = False) -> np.ndarray:
+    """A model-free baseline of an inverse image: for each image, as many pixels as ``marks``
+    keeps, chosen as the darkest (or ``brightest``) ones (ties broken by position), no network
+    involved.
 
     Args:
         images: (N, H, W) or (N, 1, H, W) grey images.
         marks: (N, H, W) bool inverse images whose pixel counts are matched.
+        brightest: pick the brightest pixels instead of the darkest.
 
     Returns:
-        (N, H, W) bool masks of the darkest pixels, ``marks[i].sum()`` of them in image ``i``.
+        (N, H, W) bool masks of the chosen pixels, ``marks[i].sum()`` of them in image ``i``.
     """
     batch = as_image_batch(images)
     marks = np.asarray(marks, dtype=bool)
     if marks.shape != batch.shape:
-        raise ValueError(f"marks have shape {marks.shape}, images {batch.shape}")
+        raise ValueError(f"marks have shape {marks.shape}, images {batch.shape}: expected the same (N, H, W)")
     flat = batch.reshape(len(batch), -1)
-    order = np.argsort(flat, axis=1, kind="stable")
+    order = np.argsort(-flat if brightest else flat, axis=1, kind="stable")
     ranks = np.empty_like(order)
     np.put_along_axis(ranks, order, np.arange(flat.shape[1])[None].repeat(len(flat), 0), axis=1)
     return (ranks < marks.reshape(len(marks), -1).sum(1, keepdims=True)).reshape(marks.shape)
