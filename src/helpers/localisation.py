@@ -390,10 +390,11 @@ def record_inverse_image_claims(book: ClaimBook, per_image: pd.DataFrame, band: 
 
 def distractor_study(data: Mapping[int, fusion.FusionData], models: Mapping[tuple[str, int], FusionNet],
                      images: np.ndarray, labels: np.ndarray, masks: np.ndarray, distractors: Sequence[str],
-                     seed: int = 0, layer: str = "relu4", n_jobs: int = -1) -> pd.DataFrame:
+                     seed: int = 0, layer: str = "relu4", convention: str = "ours", n_jobs: int = -1) -> pd.DataFrame:
     """Accuracy and attention of every model on clean images (N, 1, H, W) and on the same images
     with each distractor of :func:`helpers.transients.add_distractor` added (topological features
-    recomputed with each seed's fitted featuriser and scaling, ``data[seed]``).
+    recomputed with each seed's fitted featuriser and scaling, ``data[seed]``); Grad-CAM of
+    ``layer`` in ``convention``.
 
     One row per (model, seed, distractor) with ``accuracy``, ``attention_on_object`` (share of the
     Grad-CAM map inside the object mask) and ``attention_on_distractor`` (share inside the
@@ -407,7 +408,8 @@ def distractor_study(data: Mapping[int, fusion.FusionData], models: Mapping[tupl
     rows = []
     for name, (condition_images, distractor_masks) in conditions.items():
         features = {s: fusion.featurise(data[s], condition_images, n_jobs=n_jobs) for s in seeds}
-        for run in explain_runs(models, condition_images, features, labels, layers=[layer], progress=False):
+        for run in explain_runs(models, condition_images, features, labels, layers=[layer],
+                                conventions=[convention], progress=False):
             rows.append({"model": run.model, "seed": run.seed, "distractor": name,
                          "accuracy": float((run.predictions == labels).mean()),
                          "attention_on_object": float(explain.energy_in_mask(run.maps, masks).mean()),
