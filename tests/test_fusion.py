@@ -87,12 +87,24 @@ def _results(accuracies: dict[str, list[float]], n_train: int = 10):
                          for m, values in accuracies.items() for s, a in enumerate(values)])
 
 
+def test_chance_levels_are_what_a_constant_answer_scores():
+    labels = np.array([0] * 91 + [1] * 9)
+    assert fusion.chance_level(labels, "accuracy") == 0.91
+    assert fusion.chance_level(labels, "macro_recall") == 0.5
+    assert fusion.chance_level(labels, "roc_auc") == 0.5
+    from helpers.train import classification_metrics
+    constant = classification_metrics(labels, np.tile([0.9, 0.1], (100, 1)))
+    assert constant["accuracy"] == 0.91 and constant["macro_recall"] == 0.5 and constant["roc_auc"] == 0.5
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        fusion.chance_level(labels, "f1")
+
+
 def test_models_at_the_majority_rate_have_not_learned():
     assert fusion.majority_rate(np.array([0, 0, 0, 1])) == 0.75
     learned = _results({"a": [0.90, 0.92, 0.91], "b": [0.85, 0.86, 0.84]})
     assert fusion.not_learned(learned, ["a", "b"], 0.5) is None
     chance = _results({"a": [0.90, 0.92, 0.91], "b": [0.50, 0.51, 0.49]})
-    assert "b did not beat the majority-class rate (50.0%)" in fusion.not_learned(chance, ["a", "b"], 0.5)
+    assert "b did not beat the model-free accuracy of 50.0%" in fusion.not_learned(chance, ["a", "b"], 0.5)
     with pytest.raises(ValueError, match="shape"):
         fusion.majority_rate(np.zeros((2, 2), int))
 
@@ -269,3 +281,15 @@ def test_chapter_two_finds_the_protocol_chapter_one_recorded(tmp_path):
     assert fusion.recorded_protocol(ArtifactCache("smoke", root=tmp_path)).train_config.max_steps == 7
     with pytest.raises(manifest.MissingManifestError, match="'quick'"):
         fusion.recorded_protocol(ArtifactCache("quick", root=tmp_path))
+
+
+def test_networks_trained_in_parallel_processes_equal_those_trained_here(data, tmp_path):
+    config = TrainConfig(max_steps=4, eval_every=2, channels_last=True)
+    here = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config, ArtifactCache("smoke", root=tmp_path / "a"),
+                               progress=False, n_jobs=1)
+    parallel = fusion.train_models(data, ["cnn", "cnn_bc"], [0, 1], config,
+                                   ArtifactCache("smoke", root=tmp_path / "b"), progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(here.drop(columns=["seconds", "seconds_per_step"]),
+                                  parallel.drop(columns=["seconds", "seconds_per_step"]))
+    model, _ = fusion.trained_model(data, "cnn_bc", 1, config, ArtifactCache("smoke", root=tmp_path / "b"))
+    assert model.image_branch.conv1.weight.is_contiguous()  # stored in the default memory format

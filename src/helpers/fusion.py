@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 import torch
+from joblib import effective_n_jobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -253,16 +254,32 @@ def _train_one(data: FusionData, kind: str, train_config: TrainConfig, architect
                   device=device, progress=False)
     return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
             "parameters": count_parameters(model),
-            "test_probabilities": predict_proba(model, data.examples("test", kind), device=device)}
+            "test_probabilities": predict_proba(model, data.examples("test", kind), device, channels_last=True)}
+
+
+def _artifact_item(data: FusionData, kind: str, seed: int, train_config: TrainConfig,
+                   architecture: Architecture, device: str) -> tuple[dict[str, Any], Any]:
+    """The cache configuration of one (kind, seed) network and the call that trains it."""
+    config = {"data": data.config, "model": kind, "architecture": asdict(architecture),
+              "train": {**vars(train_config), "seed": seed}}
+    seeded = TrainConfig(**{**vars(train_config), "seed": seed})
+    return config, functools.partial(_train_one, data, kind, seeded, architecture, device)
+
+
+def _artifacts(items: list[tuple[FusionData, str, int]], train_config: TrainConfig, architecture: Architecture,
+               cache: ArtifactCache, device: str, n_jobs: int = 1, progress: bool = False) -> list[dict[str, Any]]:
+    """The artifacts of the (data, kind, seed) networks of ``items``, missing ones trained in
+    ``n_jobs`` processes (-1: all cores) of one torch thread each, so that a network is the same
+    whichever call trains it and however many processes run."""
+    requests = [_artifact_item(data, kind, seed, train_config, architecture, device) for data, kind, seed in items]
+    desc = f"{items[0][0].config['dataset']} models" if items else None
+    return cache.get_or_compute_many("fusion-model", requests, n_jobs=effective_n_jobs(n_jobs), progress=progress,
+                                     desc=desc)
 
 
 def _artifact(data: FusionData, kind: str, seed: int, train_config: TrainConfig, architecture: Architecture,
               cache: ArtifactCache, device: str) -> dict[str, Any]:
-    config = {"data": data.config, "model": kind, "architecture": asdict(architecture),
-              "train": {**vars(train_config), "seed": seed}}
-    seeded = TrainConfig(**{**vars(train_config), "seed": seed})
-    return cache.get_or_compute("fusion-model", config,
-                                lambda: _train_one(data, kind, seeded, architecture, device))
+    return _artifacts([(data, kind, seed)], train_config, architecture, cache, device)[0]
 
 
 def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainConfig, cache: ArtifactCache,
@@ -277,18 +294,18 @@ def trained_model(data: FusionData, kind: str, seed: int, train_config: TrainCon
 
 def train_models(data: SeededData, kinds: list[str], seeds: list[int], train_config: TrainConfig,
                  cache: ArtifactCache, device: str = "auto", progress: bool = True,
-                 architecture: Architecture = Architecture()) -> pd.DataFrame:
+                 architecture: Architecture = Architecture(), n_jobs: int = 1) -> pd.DataFrame:
     """Train (or load) every model kind with every seed, on the seed's data set (see
-    :data:`SeededData`); one row of test metrics per run with
+    :data:`SeededData`), the missing networks in ``n_jobs`` processes (-1: all cores; the
+    networks are the same for any ``n_jobs``); one row of test metrics per run with
     columns dataset, n_train, model, seed, parameters, best_step, steps (run before stopping),
     seconds (of training, validation checks included, on the machine that trained it),
     seconds_per_step (seconds / steps) and the metrics of
     :func:`helpers.train.classification_metrics`."""
     rows = []
-    runs = [(kind, seed) for seed in seeds for kind in kinds]
-    for kind, seed in tqdm(runs, desc=f"{for_seed(data, seeds[0]).config['dataset']} models", disable=not progress):
-        seed_data = for_seed(data, seed)
-        artifact = _artifact(seed_data, kind, seed, train_config, architecture, cache, device)
+    runs = [(for_seed(data, seed), kind, seed) for seed in seeds for kind in kinds]
+    artifacts = _artifacts(runs, train_config, architecture, cache, device, n_jobs, progress)
+    for (seed_data, kind, seed), artifact in zip(runs, artifacts):
         history = artifact["history"]
         steps = history.steps[-1] if history.steps else 0
         rows.append({"dataset": seed_data.config["dataset"], "n_train": len(seed_data.labels["train"]),
@@ -357,21 +374,38 @@ def majority_rate(labels: np.ndarray) -> float:
     return float(np.bincount(labels).max() / labels.size)
 
 
-def not_learned(results: pd.DataFrame, kinds: list[str], baseline_rate: float) -> str | None:
-    """``None`` when every model kind's test accuracy over seeds lies above ``baseline_rate``
-    (its paired-t interval excludes it); otherwise the reason a comparison of these models cannot
-    test a claim, naming the kinds that did not learn."""
+CHANCE_METRICS = ("accuracy", "macro_recall", "roc_auc")
+"""Metrics with a model-free chance level (:func:`chance_level`)."""
+
+
+def chance_level(labels: np.ndarray, metric: str = "accuracy") -> float:
+    """The best score on ``metric`` of a model that ignores its input, for test ``labels`` (N,):
+    the majority-class rate for accuracy, 1 / (number of classes) for macro recall (balanced
+    accuracy: a constant answer recalls one class fully and the others not at all), 0.5 for ROC AUC."""
+    if metric not in CHANCE_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {CHANCE_METRICS}")
+    if metric == "accuracy":
+        return majority_rate(labels)
+    if metric == "roc_auc":
+        return 0.5
+    return 1.0 / len(np.unique(labels))
+
+
+def not_learned(results: pd.DataFrame, kinds: list[str], baseline_rate: float, metric: str = "accuracy") -> str | None:
+    """``None`` when every model kind's test ``metric`` over seeds lies above ``baseline_rate``
+    (its paired-t interval excludes it; see :func:`chance_level`); otherwise the reason a
+    comparison of these models cannot test a claim, naming the kinds that did not learn."""
     failing = []
     for kind in kinds:
-        accuracy = results.loc[results.model == kind, "accuracy"].to_numpy()
-        if len(accuracy) < 2:
-            raise ValueError(f"model {kind!r} has {len(accuracy)} seeds in the results; need at least 2")
-        if not paired_effect(accuracy, np.full(len(accuracy), baseline_rate)).low > 0:
+        scores = results.loc[results.model == kind, metric].to_numpy()
+        if len(scores) < 2:
+            raise ValueError(f"model {kind!r} has {len(scores)} seeds in the results; need at least 2")
+        if not paired_effect(scores, np.full(len(scores), baseline_rate)).low > 0:
             failing.append(kind)
     if not failing:
         return None
-    return (f"{', '.join(failing)} did not beat the majority-class rate ({100 * baseline_rate:.1f}%): "
-            "the comparison cannot see the claim")
+    return (f"{', '.join(failing)} did not beat the model-free {metric.replace('_', ' ')} of "
+            f"{100 * baseline_rate:.1f}%: the comparison cannot see the claim")
 
 
 def gain_difference(small: pd.DataFrame, large: pd.DataFrame, a: str, b: str, metric: str = "accuracy") -> Effect:
@@ -398,10 +432,11 @@ def prediction_changes(model: torch.nn.Module, examples: Examples, seed: int = 0
         raise ValueError("prediction_changes needs examples with topological features (topo is None)")
     shuffled = examples.topo[np.random.default_rng(seed).permutation(len(examples.labels))]
     averaged = np.broadcast_to(examples.topo.mean(0, keepdims=True), examples.topo.shape).copy()
-    own = predict_proba(model, examples, device).argmax(1)
+    own = predict_proba(model, examples, device, channels_last=True).argmax(1)
     row = {"accuracy": float((own == examples.labels).mean())}
     for name, topo in (("shuffled", shuffled), ("mean", averaged)):
-        changed = predict_proba(model, Examples(examples.images, topo, examples.labels), device).argmax(1)
+        changed = predict_proba(model, Examples(examples.images, topo, examples.labels), device,
+                                channels_last=True).argmax(1)
         row[f"accuracy, {name} input"] = float((changed == examples.labels).mean())
         row[f"changed by {name} input"] = float((changed != own).mean())
     return row

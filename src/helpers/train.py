@@ -60,6 +60,8 @@ class TrainConfig:
     ``"constant"`` or ``"one_cycle"`` (the learning rate rises to ``learning_rate`` over the
     first 25% of ``max_steps`` and anneals to zero); ``augment`` pads by 4 pixels, crops back at
     a random offset and flips horizontally at random (the standard CIFAR augmentation).
+    ``channels_last`` trains in PyTorch's channels-last memory format (weights and image
+    batches), which its CPU convolutions run faster: the same model, other rounding.
     """
 
     max_steps: int = 200
@@ -72,6 +74,7 @@ class TrainConfig:
     schedule: str = "constant"
     weight_decay: float = 0.0
     augment: bool = False
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         for name, value, choices in (("optimiser", self.optimiser, OPTIMISERS),
@@ -119,12 +122,22 @@ def _batches(examples: Examples, batch_size: int, device: torch.device, order: n
         yield images, topo, torch.from_numpy(examples.labels[index]).to(device)
 
 
+def _memory_format(images: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    """``images`` (N, C, H, W) in the channels-last memory format when asked, else as they are."""
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+EVAL_BATCH = {False: 512, True: 128}
+"""Images per forward pass in evaluation, by memory format (channels-last runs best on smaller batches)."""
+
+
 @torch.no_grad()
-def _evaluate_loss(model: nn.Module, examples: Examples, device: torch.device) -> tuple[float, float]:
+def _evaluate_loss(model: nn.Module, examples: Examples, device: torch.device,
+                   channels_last: bool = False) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
-    for images, topo, labels in _batches(examples, 512, device):
-        logits = model(images, topo)
+    for images, topo, labels in _batches(examples, EVAL_BATCH[channels_last], device):
+        logits = model(_memory_format(images, channels_last), topo)
         total_loss += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
         correct += (logits.argmax(1) == labels).sum().item()
     return total_loss / len(examples), correct / len(examples)
@@ -201,6 +214,8 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
     torch.manual_seed(config.seed)
     target = pick_device(device)
     model.to(target)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
     optimiser, scheduler = _optimiser(model, config)
     history, best_state, best_loss = History(), copy.deepcopy(model.state_dict()), float("inf")
     wanted_snapshots = set(snapshot_steps)
@@ -215,6 +230,7 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
         images, topo, labels = next(batches)
         if config.augment:
             images = crop_and_flip(images, augmentation)
+        images = _memory_format(images, config.channels_last)
         optimiser.zero_grad()
         loss = nn.functional.cross_entropy(model(images, topo), labels)
         loss.backward()
@@ -227,7 +243,7 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
         bar.update()
         if step % config.eval_every and step != config.max_steps:
             continue
-        val_loss, val_accuracy = _evaluate_loss(model, val, target)
+        val_loss, val_accuracy = _evaluate_loss(model, val, target, config.channels_last)
         model.train()
         history.steps.append(step)
         history.train_loss.append(running / seen)
@@ -244,16 +260,23 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
                 break
     bar.close()
     model.load_state_dict(best_state)
+    if config.channels_last:
+        model.to(memory_format=torch.contiguous_format)
     history.seconds = time.perf_counter() - start
     return history
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, examples: Examples, device: str = "auto") -> np.ndarray:
-    """Class probabilities (N, n_classes) of ``model`` in evaluation mode."""
+def predict_proba(model: nn.Module, examples: Examples, device: str = "auto", channels_last: bool = False) -> np.ndarray:
+    """Class probabilities (N, n_classes) of ``model`` in evaluation mode; ``channels_last``
+    runs it in that memory format (faster on CPUs; the model is left in the default format)."""
     target = pick_device(device)
     model.to(target).eval()
-    chunks = [torch.softmax(model(images, topo), 1).cpu() for images, topo, _ in _batches(examples, 512, target)]
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    chunks = [torch.softmax(model(_memory_format(images, channels_last), topo), 1).cpu()
+              for images, topo, _ in _batches(examples, EVAL_BATCH[channels_last], target)]
+    model.to(memory_format=torch.contiguous_format)
     return torch.cat(chunks).numpy()
 
 
