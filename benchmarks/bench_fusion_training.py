@@ -3,11 +3,13 @@
 Trains each model kind for ``--steps`` steps (batch 32, Adam, one validation check at the end)
 on simulated transients (38x38 cutouts and their Betti curves, persistence images and
 landscapes), after one untimed warm-up step, with ``--threads`` torch threads, and prints the
-best of ``--repeats`` runs per kind, for P1's architecture and for the book's earlier one
-(PyTorch initialisation, no curve-input normalisation or dropouts). Chapter 1's time budget is
-(number of networks) x (steps) x (seconds per step).
+best of ``--repeats`` runs per kind: P1's architecture in the channels-last memory format (how
+chapter 1 trains), in the default format, and the book's earlier architecture (PyTorch
+initialisation, no curve-input normalisation or dropouts). Chapter 1 trains its networks in
+processes of one thread each, so ``--threads 1`` is its setting. Its time budget is (number of
+networks) x (steps) x (seconds per step) / (cores).
 
-    PYTHONPATH=src python benchmarks/bench_fusion_training.py --threads 2 --steps 50
+    PYTHONPATH=src python benchmarks/bench_fusion_training.py --threads 1 --steps 50
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ from helpers.models import EARLIER_ARCHITECTURE, MODEL_KINDS, Architecture
 from helpers.train import TrainConfig, fit
 
 
-def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int) -> float:
+def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int,
+                     channels_last: bool) -> float:
     """Wall-clock seconds per step of one training run of ``steps`` steps (validation included)."""
     torch.manual_seed(0)
     model = fusion.new_model(data, kind, architecture)
     fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=1, eval_every=1), device="cpu", progress=False)  # warm-up
+        TrainConfig(max_steps=1, eval_every=1, channels_last=channels_last), device="cpu", progress=False)  # warm-up
     start = time.perf_counter()
     fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=steps, eval_every=steps, patience=1), device="cpu", progress=False)
+        TrainConfig(max_steps=steps, eval_every=steps, patience=1, channels_last=channels_last), device="cpu",
+        progress=False)
     return (time.perf_counter() - start) / steps
 
 
@@ -38,18 +42,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=50, help="timed optimisation steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per model kind")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--n-train", type=int, default=1000, help="simulated training cutouts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data = fusion.prepare("transients", n_train=args.n_train, n_test=100, seed=0, n_jobs=args.threads,
                           progress=False, dataset_options={"real_fraction": 0.5})
     print(f"{args.threads} torch threads, {args.steps} steps of batch 32, best of {args.repeats} runs")
-    print(f"{'model':10} {'P1 architecture':>18} {'earlier':>12}")
+    print(f"{'model':10} {'P1, channels-last':>18} {'P1, default':>14} {'earlier, default':>17}")
     for kind in MODEL_KINDS:
-        times = [min(seconds_per_step(data, kind, architecture, args.steps) for _ in range(args.repeats))
-                 for architecture in (Architecture(), EARLIER_ARCHITECTURE)]
-        print(f"{kind:10} {1000 * times[0]:15.1f} ms {1000 * times[1]:9.1f} ms")
+        times = [min(seconds_per_step(data, kind, architecture, args.steps, channels_last) for _ in range(args.repeats))
+                 for architecture, channels_last in ((Architecture(), True), (Architecture(), False),
+                                                     (EARLIER_ARCHITECTURE, False))]
+        print(f"{kind:10} {1000 * times[0]:15.1f} ms {1000 * times[1]:11.1f} ms {1000 * times[2]:14.1f} ms")
 
 
 if __name__ == "__main__":

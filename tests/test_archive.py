@@ -7,7 +7,7 @@ import nbformat
 import pytest
 import torch
 
-from helpers import archive, book, kinds
+from helpers import archive, book, kinds, manifest
 from helpers.cache import ArtifactCache, file_sha256
 
 TRAINED = {("fusion-model", 0): {"state_dict": {"w": torch.arange(4.0)}},
@@ -21,6 +21,7 @@ def made(tmp_path):
     for (kind, seed), artifact in TRAINED.items():
         cache.save(kind, {"seed": seed}, artifact)
     cache.save("knn-density", {"k": 3}, {"rho": torch.zeros(3)})
+    manifest.write(cache, "01_fusion_training", {"seeds": [0, 1]})
     return cache, archive.pack("smoke", tmp_path / "smoke.tar.gz", root=tmp_path / "made")
 
 
@@ -39,11 +40,12 @@ def test_pack_and_fetch_round_trip(tmp_path, made, monkeypatch):
     monkeypatch.setenv("TOPOCNN_ROOT", str(tmp_path))  # where a URL's download is kept
     _, packed = made
     with tarfile.open(packed, "r:gz") as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))
-    entries = {entry["kind"]: entry for entry in manifest["artifacts"]}
+        listing = json.load(tar.extractfile("manifest.json"))
+    entries = {entry["kind"]: entry for entry in listing["artifacts"]}
     assert set(entries) == {"fusion-model", "filter-cnn"}  # trained kinds only
     assert entries["filter-cnn"]["code_hash"] == kinds.code_hash("filter-cnn")
-    assert manifest["profile"] == "smoke" and len(entries["fusion-model"]["sha256"]) == 64
+    assert listing["profile"] == "smoke" and len(entries["fusion-model"]["sha256"]) == 64
+    assert [entry["chapter"] for entry in listing["manifests"]] == ["01_fusion_training"]
     fresh = ArtifactCache("smoke", root=tmp_path / "fresh")
     assert archive.fetch(f"file://{packed}", root=tmp_path / "fresh") == 2
     for (kind, seed), artifact in TRAINED.items():
@@ -51,6 +53,7 @@ def test_pack_and_fetch_round_trip(tmp_path, made, monkeypatch):
         key = next(iter(artifact))
         assert torch.equal(next(iter(loaded[key].values())), next(iter(artifact[key].values())))
     assert not fresh.contains("knn-density", {"k": 3})
+    assert manifest.read(fresh, "01_fusion_training") == {"seeds": [0, 1]}  # chapter 2 finds chapter 1's networks
     assert archive.fetch(str(packed), root=tmp_path / "fresh") == 0  # already installed
     assert not list(fresh.root.glob(".fetch-*"))
 
@@ -62,6 +65,15 @@ def test_a_tampered_artifact_is_refused_and_nothing_installed(tmp_path, made):
     with pytest.raises(archive.ArchiveError, match=r"filter-cnn/[0-9a-f]{16}/artifact.pt differs"):
         archive.fetch(str(tampered), root=tmp_path / "fresh")
     assert ArtifactCache("smoke", root=tmp_path / "fresh").count() == 0
+
+
+def test_a_tampered_chapter_manifest_is_refused(tmp_path, made):
+    _, packed = made
+    tampered = rewrite(packed, tmp_path / "tampered.tar.gz", lambda name, data: (
+        name, data.replace(b"seeds", b"seedz") if name == "manifests/01_fusion_training.json" else data))
+    with pytest.raises(archive.ArchiveError, match=r"manifests/01_fusion_training.json differs"):
+        archive.fetch(str(tampered), root=tmp_path / "fresh")
+    assert not (tmp_path / "fresh" / "smoke" / "manifests").exists()
 
 
 def test_an_unlisted_member_is_refused(tmp_path, made):

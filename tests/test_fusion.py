@@ -293,3 +293,13 @@ def test_networks_trained_in_parallel_processes_equal_those_trained_here(data, t
                                   parallel.drop(columns=["seconds", "seconds_per_step"]))
     model, _ = fusion.trained_model(data, "cnn_bc", 1, config, ArtifactCache("smoke", root=tmp_path / "b"))
     assert model.image_branch.conv1.weight.is_contiguous()  # stored in the default memory format
+
+
+def test_signal_comparison_stacks_one_table_per_setting():
+    rng = np.random.default_rng(0)
+    probes = {name: rng.random(200) < p for name, p in zip(fusion.SIGNAL_INPUTS, (0.9, 0.6, 0.8))}
+    table = fusion.signal_comparison({"per_image": probes, "asinh": probes})
+    assert table.index.names == ["setting", "input"] and len(table) == 6
+    assert table.loc[("asinh", "Betti curves"), "accuracy (95% interval)"] == \
+        table.loc[("per_image", "Betti curves"), "accuracy (95% interval)"]
+    assert table.loc[("asinh", "intensity histogram"), "Betti curves minus this"].startswith("+")

@@ -137,3 +137,32 @@ def test_unknown_distractor_is_named():
 
     with pytest.raises(ValueError, match="'smoke'.*texture"):
         add_distractor(np.zeros((1, 38, 38)), "smoke")
+
+
+def test_asinh_scaling_keeps_brightness_comparable_across_cutouts():
+    per_image = simulate(400, seed=5, real_fraction=0.5)
+    fixed = simulate(400, seed=5, real_fraction=0.5, scaling="asinh")
+    np.testing.assert_array_equal(per_image.masks, fixed.masks)  # the same cutouts, scaled otherwise
+    assert np.allclose(per_image.images.max(axis=(1, 2)), 1.0) and np.allclose(per_image.images.min(axis=(1, 2)), 0.0)
+    assert 0.0 <= fixed.images.min() and fixed.images.max() <= 1.0
+    # one map for all: the same pixel order within each image, and the background near the middle
+    for a, b in zip(per_image.images[:20], fixed.images[:20]):
+        assert np.array_equal(np.argsort(a, axis=None, kind="stable")[-5:], np.argsort(b, axis=None, kind="stable")[-5:])
+    assert abs(np.median(fixed.images) - 0.5) < 0.05
+    # the brightest cosmic rays are brighter than the faintest point sources, which per-image scaling hides
+    peaks = fixed.images.max(axis=(1, 2))
+    assert np.median(peaks[fixed.kinds == "cosmic_ray"]) > np.percentile(peaks[fixed.kinds == "real"], 10)
+    assert transients.asinh_scale(np.array([[[0.0, transients.ASINH_LIMIT, -1e6]]])).tolist() == [[[0.5, 1.0, 0.0]]]
+
+
+def test_distractors_keep_the_fixed_scale_of_asinh_cutouts():
+    from helpers.transients import add_distractor
+
+    cutouts = simulate(30, seed=6, scaling="asinh")
+    images, _ = add_distractor(cutouts.images, "noise", seed=0, scaling="asinh")
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert abs(np.median(images - cutouts.images)) < 0.01  # no per-image rescaling
+    with pytest.raises(ValueError, match="unknown scaling 'log'"):
+        simulate(5, seed=0, scaling="log")
+    with pytest.raises(ValueError, match="unknown scaling 'log'"):
+        add_distractor(cutouts.images, "noise", scaling="log")

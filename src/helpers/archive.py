@@ -4,9 +4,11 @@
 :data:`helpers.kinds.KINDS`) that the current code would look up, as a gzipped tar file::
 
     manifest.json                 format, profile, library version, and for every artifact its
-                                  kind, key, code hash, size and SHA-256
+                                  kind, key, code hash, size and SHA-256; for every chapter
+                                  manifest its chapter, size and SHA-256
     <kind>/<key>/artifact.pt      the artifact
     <kind>/<key>/config.json      the configuration it was made from
+    manifests/<chapter>.json      what a chapter recorded for later chapters (helpers.manifest)
 
 :func:`fetch` takes such a file or its URL and installs it into the cache only after every check
 has passed: the archive's own SHA-256 when one is given, no member beyond those the manifest
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from . import manifest as chapter_manifests
 from .cache import (ARTIFACT_FILE, CONFIG_FILE, META_FILE, PROFILES, ArtifactCache, CorruptArtifactError,
                     config_key, file_sha256, unsafe_globals)
 from .kinds import KINDS, code_hash, digest
@@ -43,6 +46,7 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 TRAINED_KINDS = tuple(kind for kind, spec in KINDS.items() if spec.trained)
 _KEY = re.compile(r"[0-9a-f]{16}")
+_CHAPTER = re.compile(r"[0-9]{2}_[a-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -91,10 +95,12 @@ def pack(profile: str, out: Path | None = None, root: Path | None = None) -> Pat
         raise ArchiveError(f"no trained artifacts of the current code in {cache.root}: run the chapters "
                            f"with `python -m helpers.book run --profile {profile}` first")
     out = out or project_root() / "_build" / "artifacts" / f"topocnn-{profile}-{digest()}.tar.gz"
+    chapters = _chapter_manifests(cache)
     manifest = {"format": FORMAT, "profile": profile, "library_version": __version__,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "artifacts": [{name: meta[name] for name in ("kind", "key", "code_hash", "sha256", "bytes")}
-                              for _, meta in artifacts]}
+                              for _, meta in artifacts],
+                "manifests": [entry for _, entry in chapters]}
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".tmp", delete=False) as handle:
         with tarfile.open(fileobj=handle, mode="w:gz") as tar:
@@ -105,10 +111,22 @@ def pack(profile: str, out: Path | None = None, root: Path | None = None) -> Pat
             for folder, meta in artifacts:
                 for name in (ARTIFACT_FILE, CONFIG_FILE):
                     tar.add(folder / name, arcname=f"{meta['kind']}/{meta['key']}/{name}", recursive=False)
+            for path, entry in chapters:
+                tar.add(path, arcname=_manifest_member(entry["chapter"]), recursive=False)
     Path(handle.name).replace(out)
     print(f"{len(artifacts)} trained artifacts of profile {profile!r} written to {out} "
           f"({out.stat().st_size / 2**20:.1f} MiB, SHA-256 {file_sha256(out)})")
     return out
+
+
+def _chapter_manifests(cache: ArtifactCache) -> list[tuple[Path, dict[str, Any]]]:
+    """The chapter manifests of ``cache``'s profile with their archive entries (chapter, SHA-256, bytes)."""
+    return [(path, {"chapter": path.stem, "sha256": file_sha256(path), "bytes": path.stat().st_size})
+            for path in sorted((cache.root / chapter_manifests.FOLDER).glob("*.json"))]
+
+
+def _manifest_member(chapter: str) -> str:
+    return f"{chapter_manifests.FOLDER}/{chapter}.json"
 
 
 def _local_copy(source: str) -> Path:
@@ -140,6 +158,10 @@ def _read_manifest(tar: tarfile.TarFile, name: str) -> dict[str, Any]:
         if entry["kind"] not in TRAINED_KINDS or not _KEY.fullmatch(entry["key"]):
             raise ArchiveError(f"{name}: entry {entry['kind']!r}/{entry['key']!r} is not a trained kind "
                                f"({TRAINED_KINDS}) with a 16-hex-digit key")
+    manifest.setdefault("manifests", [])
+    for entry in manifest["manifests"]:
+        if not _CHAPTER.fullmatch(entry["chapter"]):
+            raise ArchiveError(f"{name}: chapter manifest {entry['chapter']!r} is not named like a chapter notebook")
     return manifest
 
 
@@ -155,8 +177,9 @@ def _check_code(manifest: dict[str, Any], name: str) -> None:
 def _stage(tar: tarfile.TarFile, manifest: dict[str, Any], staging: Path, name: str) -> None:
     """Extract every listed artifact into ``staging`` and check it; :class:`ArchiveError` on the first failure."""
     members = {member.name: member for member in tar.getmembers()}
-    listed = {MANIFEST} | {f"{e['kind']}/{e['key']}/{file}" for e in manifest["artifacts"]
-                           for file in (ARTIFACT_FILE, CONFIG_FILE)}
+    listed = ({MANIFEST} | {f"{e['kind']}/{e['key']}/{file}" for e in manifest["artifacts"]
+                            for file in (ARTIFACT_FILE, CONFIG_FILE)}
+              | {_manifest_member(e["chapter"]) for e in manifest["manifests"]})
     if set(members) != listed or not all(members[m].isfile() for m in listed):
         raise ArchiveError(f"{name}: its members are not exactly the files its manifest lists "
                            f"(unlisted: {sorted(set(members) - listed)}, missing: {sorted(listed - set(members))})")
@@ -176,6 +199,13 @@ def _stage(tar: tarfile.TarFile, manifest: dict[str, Any], staging: Path, name: 
             raise ArchiveError(f"{where}/{ARTIFACT_FILE} would run code to load ({refused})")
         (folder / META_FILE).write_text(json.dumps({k: entry[k] for k in ("kind", "key", "code_hash", "sha256",
                                                                           "bytes")}, indent=2, sort_keys=True))
+    for entry in manifest["manifests"]:
+        target = staging / _manifest_member(entry["chapter"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(tar.extractfile(members[_manifest_member(entry["chapter"])]).read())
+        if (target.stat().st_size, file_sha256(target)) != (entry["bytes"], entry["sha256"]):
+            raise ArchiveError(f"{name}: {_manifest_member(entry['chapter'])} differs from the size and SHA-256 "
+                               f"in the manifest")
 
 
 def fetch(source: str, sha256: str | None = None, root: Path | None = None) -> int:
@@ -209,6 +239,10 @@ def fetch(source: str, sha256: str | None = None, root: Path | None = None) -> i
                 target.parent.mkdir(parents=True, exist_ok=True)
                 (staging / entry["kind"] / entry["key"]).rename(target)
                 installed += 1
+            for entry in manifest["manifests"]:  # the chapters' records of these artifacts
+                target = cache.root / _manifest_member(entry["chapter"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                (staging / _manifest_member(entry["chapter"])).replace(target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     print(f"{installed} of {len(manifest['artifacts'])} artifacts of {path.name} installed into {cache.root}")

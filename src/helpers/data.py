@@ -118,7 +118,7 @@ def load(name: str, split: str = "train", *, n: int | None = None, seed: int = 0
 
     ``n``: a deterministic stratified subsample of that size drawn with ``seed`` (for
     ``transients``: the number of cutouts simulated). Options depend on the data set:
-    ``transients`` takes ``real_fraction`` and ``size``; ``cifar10`` and ``dermamnist`` take
+    ``transients`` takes ``real_fraction``, ``size`` and ``scaling``; ``cifar10`` and ``dermamnist`` take
     ``grayscale``.
     """
     _check_choice("data set", name, tuple(DATASETS))
@@ -272,13 +272,13 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- transients
 
 def _load_transients(split: str, n: int | None, seed: int, *, real_fraction: float,
-                     size: int) -> Dataset:
+                     size: int, scaling: str) -> Dataset:
     """Simulated cutouts; the random stream is derived from ``(seed, split)``."""
     count = TRANSIENT_SIZES[split] if n is None else n
     cutouts = transients.simulate(count, seed=(seed, SPLIT_CODES[split]),
-                                  real_fraction=real_fraction, size=size)
+                                  real_fraction=real_fraction, size=size, scaling=scaling)
     source = (f"simulated transient-vs-bogus cutouts (helpers.transients), {count:,} images of "
-              f"{size}x{size} px, real fraction {real_fraction}, random stream "
+              f"{size}x{size} px, real fraction {real_fraction}, {scaling.replace('_', '-')} scaling, random stream "
               f"(seed={seed}, split={split!r})")
     return Dataset("transients", split, cutouts.images[:, None], cutouts.labels, ("bogus", "real"),
                    cutouts.masks, source, cutouts.kinds)
@@ -502,7 +502,7 @@ def _load_dermamnist(split: str, n: int | None, seed: int, *, grayscale: bool) -
 
 DATASETS: dict[str, Loader] = {
     "transients": Loader("transients", _load_transients,
-                         options={"real_fraction": 0.1, "size": 38}),
+                         options={"real_fraction": 0.1, "size": 38, "scaling": "per_image"}),
     "digits": Loader("digits", _load_digits),
     "mnist": Loader("mnist", _load_mnist),
     "cifar10": Loader("cifar10", _load_cifar10, options={"grayscale": False}),

@@ -561,6 +561,15 @@ def signal_table(correct: dict[str, np.ndarray], reference: str = "Betti curves"
     return pd.DataFrame(rows).set_index("input")
 
 
+def signal_comparison(probes_by_setting: dict[str, dict[str, np.ndarray]], reference: str = "Betti curves"
+                      ) -> pd.DataFrame:
+    """:func:`signal_table` of each setting's probes (e.g. one per cutout scaling), one block of
+    rows per setting (index: setting, input), with the accuracy and its gap to ``reference``."""
+    tables = {setting: signal_table(probes, reference).drop(columns=["accuracy", "low", "high"])
+              for setting, probes in probes_by_setting.items()}
+    return pd.concat(tables, names=["setting", "input"])
+
+
 def signal_gap(correct: dict[str, np.ndarray], a: str, b: str) -> Effect:
     """Accuracy of probe ``a`` minus probe ``b`` (see :func:`signal_baselines`), paired over the
     test images, in percentage points."""

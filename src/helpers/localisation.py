@@ -392,8 +392,9 @@ def distractor_study(data: Mapping[int, fusion.FusionData], models: Mapping[tupl
                      images: np.ndarray, labels: np.ndarray, masks: np.ndarray, distractors: Sequence[str],
                      seed: int = 0, layer: str = "relu4", convention: str = "ours", n_jobs: int = -1) -> pd.DataFrame:
     """Accuracy and attention of every model on clean images (N, 1, H, W) and on the same images
-    with each distractor of :func:`helpers.transients.add_distractor` added (topological features
-    recomputed with each seed's fitted featuriser and scaling, ``data[seed]``); Grad-CAM of
+    with each distractor of :func:`helpers.transients.add_distractor` added and scaled back as
+    the cutouts were (topological features recomputed with each seed's fitted featuriser and
+    scaling, ``data[seed]``); Grad-CAM of
     ``layer`` in ``convention``.
 
     One row per (model, seed, distractor) with ``accuracy``, ``attention_on_object`` (share of the
@@ -401,8 +402,9 @@ def distractor_study(data: Mapping[int, fusion.FusionData], models: Mapping[tupl
     distractor but outside the object; for ``"none"``, the clean images, the share outside the
     object)."""
     conditions = {"none": (images, np.ones(masks.shape, bool))}
+    scaling = next(iter(data.values())).config["options"].get("scaling", "per_image")  # the cutouts' own
     for name in distractors:
-        perturbed, distractor_masks = add_distractor(images[:, 0], name, seed=seed)
+        perturbed, distractor_masks = add_distractor(images[:, 0], name, seed=seed, scaling=scaling)
         conditions[name] = (perturbed[:, None], distractor_masks)
     seeds = sorted({s for _kind, s in models})
     rows = []

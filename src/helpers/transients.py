@@ -8,7 +8,7 @@ artefacts. Every quantity below is in units of the background noise's standard d
 
 Generative model of one cutout::
 
-    image = minmax( object + noise + gradient + texture )
+    image = scale( object + noise + gradient + texture )
 
 ``object`` is the noiseless profile of the thing that decides the label, sampled at pixel
 centres, of one of these kinds:
@@ -48,7 +48,14 @@ Amplitudes drawn "in [a, b]" for S/N and brightness are log-uniform.
 Masks are the exact support of the object: the pixels where ``|object| >= MASK_FRACTION *
 max|object|`` (``MASK_FRACTION = 0.2``), so they are never empty. For ``noise`` cutouts, which
 have no object, the mask is the 3 x 3 neighbourhood of the brightest background pixel within
-4 px of the centre. Finally every image is min-max scaled on its own to [0, 1].
+4 px of the centre.
+
+Finally every image is scaled to [0, 1] (``scaling``): ``"per_image"`` (the default) by its own
+minimum and maximum, which removes the absolute brightness (a faint source and a bright cosmic
+ray both peak at 1); ``"asinh"`` by one fixed map for all cutouts,
+``(asinh(x / ASINH_SOFTENING) + a) / (2 a)`` with ``a = asinh(ASINH_LIMIT / ASINH_SOFTENING)``,
+values beyond +-``ASINH_LIMIT`` sigma_n clipped: the astronomers' stretch, linear near the noise
+and logarithmic for bright objects, which keeps brightness comparable across cutouts.
 """
 
 from __future__ import annotations
@@ -69,6 +76,9 @@ REAL_SNR_RANGE = (5.0, 100.0)
 MIN_SIZE = 20
 CHUNK_SIZE = 2048
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+SCALINGS = ("per_image", "asinh")
+ASINH_SOFTENING = 3.0
+ASINH_LIMIT = 200.0
 
 
 class Cutouts(NamedTuple):
@@ -82,21 +92,23 @@ class Cutouts(NamedTuple):
 
 
 def simulate(n: int, *, seed: int | tuple[int, ...] = 0, real_fraction: float = 0.1,
-             size: int = 38) -> Cutouts:
+             size: int = 38, scaling: str = "per_image") -> Cutouts:
     """Draw ``n`` cutouts (see the module docstring for the generative model).
 
     Exactly ``round(n * real_fraction)`` cutouts are real, at random positions in the batch;
     the bogus kinds are drawn with probabilities ``BOGUS_WEIGHTS``. The result depends only on
-    ``(n, seed, real_fraction, size)``; ``seed`` may be a tuple (e.g. ``(seed, split)``) to
-    derive independent streams.
+    ``(n, seed, real_fraction, size, scaling)``; ``seed`` may be a tuple (e.g. ``(seed, split)``)
+    to derive independent streams; ``scaling`` is one of ``SCALINGS`` (module docstring).
     """
     _check_arguments(n, real_fraction, size)
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown scaling {scaling!r}; expected one of {SCALINGS}")
     root = np.random.SeedSequence(seed)
     rng = np.random.default_rng(root.spawn(1)[0])
     kinds = _draw_kinds(rng, n, real_fraction)
     starts = range(0, n, CHUNK_SIZE)
     chunk_seeds = root.spawn(len(starts) + 1)[1:]
-    parts = [_render_chunk(kinds[start:start + CHUNK_SIZE], np.random.default_rng(chunk_seed), size)
+    parts = [_render_chunk(kinds[start:start + CHUNK_SIZE], np.random.default_rng(chunk_seed), size, scaling)
              for start, chunk_seed in tqdm(list(zip(starts, chunk_seeds)), desc="simulating cutouts",
                                            unit="chunk", disable=len(starts) < 4, leave=False)]
     images = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, size, size), np.float32)
@@ -123,7 +135,7 @@ def _draw_kinds(rng: np.random.Generator, n: int, real_fraction: float) -> np.nd
     return kinds[rng.permutation(n)]
 
 
-def _render_chunk(kinds: np.ndarray, rng: np.random.Generator, size: int
+def _render_chunk(kinds: np.ndarray, rng: np.random.Generator, size: int, scaling: str
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Images (m, size, size) float32 in [0, 1] and masks (m, size, size) bool for ``kinds``."""
     m = len(kinds)
@@ -136,7 +148,8 @@ def _render_chunk(kinds: np.ndarray, rng: np.random.Generator, size: int
     masks = object_masks(objects)
     is_noise = kinds == "noise"
     masks[is_noise] = noise_peak_masks(background[is_noise])
-    return minmax_scale(objects + background), masks
+    scale = minmax_scale if scaling == "per_image" else asinh_scale
+    return scale(objects + background), masks
 
 
 def pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,15 +357,25 @@ def minmax_scale(images: np.ndarray) -> np.ndarray:
     return ((images - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
 
 
+def asinh_scale(images: np.ndarray) -> np.ndarray:
+    """(m, H, W) in units of sigma_n -> float32 in [0, 1] by one fixed asinh stretch for every
+    image (module docstring): brightness stays comparable across images."""
+    limit = np.arcsinh(ASINH_LIMIT / ASINH_SOFTENING)
+    stretched = np.arcsinh(np.clip(images, -ASINH_LIMIT, ASINH_LIMIT) / ASINH_SOFTENING)
+    return ((stretched + limit) / (2.0 * limit)).astype(np.float32)
+
+
 # ----------------------------------------------------------------------------- distractors
 
 DISTRACTORS = ("texture", "noise", "artefact")
 DISTRACTOR_MIN_DISTANCE = 10.0
 
 
-def add_distractor(images: np.ndarray, kind: str, *, seed: int = 0, strength: float = 1.0
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Add task-irrelevant structure to images (n, H, W) in [0, 1]; re-scale each to [0, 1].
+def add_distractor(images: np.ndarray, kind: str, *, seed: int = 0, strength: float = 1.0,
+                   scaling: str = "per_image") -> tuple[np.ndarray, np.ndarray]:
+    """Add task-irrelevant structure to images (n, H, W) in [0, 1] and bring them back to
+    [0, 1] as their ``scaling`` does: each by its own minimum and maximum (``"per_image"``), or
+    clipped, keeping the common scale (``"asinh"``).
 
     ``kind``:
 
@@ -371,6 +394,9 @@ def add_distractor(images: np.ndarray, kind: str, *, seed: int = 0, strength: fl
     """
     if kind not in DISTRACTORS:
         raise ValueError(f"unknown distractor {kind!r}; expected one of {DISTRACTORS}")
+    if scaling not in SCALINGS:
+        raise ValueError(f"unknown scaling {scaling!r}; expected one of {SCALINGS}")
+    rescale = minmax_scale if scaling == "per_image" else _clip_unit
     images = np.asarray(images, dtype=np.float64)
     if images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must have shape (n, H, H), got {images.shape}")
@@ -379,12 +405,16 @@ def add_distractor(images: np.ndarray, kind: str, *, seed: int = 0, strength: fl
     if kind == "texture":
         textured = textures(rng, m, size)
         added = 0.15 * strength * textured / np.maximum(textured.std(axis=(1, 2), keepdims=True), 1e-12)
-        return minmax_scale(images + added), np.ones(images.shape, bool)
+        return rescale(images + added), np.ones(images.shape, bool)
     if kind == "noise":
-        return minmax_scale(images + 0.15 * strength * rng.standard_normal(images.shape)), np.ones(images.shape, bool)
+        return rescale(images + 0.15 * strength * rng.standard_normal(images.shape)), np.ones(images.shape, bool)
     row, col = _far_from_centre(rng, m, size)
     blob = gaussian_profiles(row, col, np.full(m, 1.5), strength * images.max(axis=(1, 2)), size)
-    return minmax_scale(images + blob), object_masks(blob)
+    return rescale(images + blob), object_masks(blob)
+
+
+def _clip_unit(images: np.ndarray) -> np.ndarray:
+    return np.clip(images, 0.0, 1.0).astype(np.float32)
 
 
 def _far_from_centre(rng: np.random.Generator, m: int, size: int) -> tuple[np.ndarray, np.ndarray]:
