@@ -176,8 +176,8 @@ def test_only_the_betti_curves_see_a_label_the_intensities_do_not_carry():
     inputs = fusion.signal_inputs(images, curves, 20, (0.0, 1.0))
     assert inputs["intensity histogram"].shape == (400, 20) and inputs["raw pixels"].shape == (400, 144)
     np.testing.assert_allclose(inputs["intensity histogram"].sum(1), 1.0)
-    correct = {name: fusion.linear_probe(x[:300], labels[:300], x[300:], labels[300:])
-               for name, x in inputs.items()}
+    correct = {name: fusion.balanced_credit(fusion.linear_probe(x[:300], labels[:300], x[300:], labels[300:]),
+                                            labels[300:]) for name, x in inputs.items()}
     table = fusion.signal_table(correct)
     assert table.loc["Betti curves", "accuracy"] > 0.95
     assert table.loc["intensity histogram", "accuracy"] < 0.7  # same pixel values in both classes
@@ -190,12 +190,23 @@ def test_only_the_betti_curves_see_a_label_the_intensities_do_not_carry():
 
 
 def test_signal_baselines_on_prepared_data(data):
-    correct = fusion.signal_baselines(data)
-    assert set(correct) == set(fusion.SIGNAL_INPUTS)
-    assert all(c.shape == (60,) and c.dtype == bool for c in correct.values())
-    table = fusion.signal_table(correct)
+    credit = fusion.signal_baselines(data)
+    assert set(credit) == set(fusion.SIGNAL_INPUTS)
+    assert all(c.shape == (60,) and c.dtype == np.float64 for c in credit.values())
+    table = fusion.signal_table(credit)
     assert list(table.index) == list(fusion.SIGNAL_INPUTS)
     assert table.accuracy.between(0, 1).all()
+
+
+def test_balanced_credit_averages_to_the_balanced_accuracy():
+    from sklearn.metrics import balanced_accuracy_score
+    labels = np.array([0] * 91 + [1] * 9)
+    always_bogus = labels == 0
+    assert fusion.balanced_credit(always_bogus, labels).mean() == pytest.approx(0.5)  # not 91%
+    rng = np.random.default_rng(1)
+    predicted = np.where(rng.random(100) < 0.8, labels, 1 - labels)
+    assert fusion.balanced_credit(predicted == labels, labels).mean() == pytest.approx(
+        balanced_accuracy_score(labels, predicted))
 
 
 def _curve_task(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -278,6 +289,9 @@ def test_chapter_two_finds_the_protocol_chapter_one_recorded(tmp_path):
                                TrainConfig(max_steps=7, patience=2), fusion.Architecture(init="torch"))
     fusion.record_protocol(cache, protocol)
     assert fusion.recorded_protocol(cache) == protocol
+    protocol.require_models(["cnn"])
+    with pytest.raises(ValueError, match=r"models \['cnn_pi'\] were not trained by chapter 1.*\['cnn'\]"):
+        protocol.require_models(["cnn", "cnn_pi"])
     assert fusion.recorded_protocol(ArtifactCache("smoke", root=tmp_path)).train_config.max_steps == 7
     with pytest.raises(manifest.MissingManifestError, match="'quick'"):
         fusion.recorded_protocol(ArtifactCache("quick", root=tmp_path))
@@ -297,9 +311,9 @@ def test_networks_trained_in_parallel_processes_equal_those_trained_here(data, t
 
 def test_signal_comparison_stacks_one_table_per_setting():
     rng = np.random.default_rng(0)
-    probes = {name: rng.random(200) < p for name, p in zip(fusion.SIGNAL_INPUTS, (0.9, 0.6, 0.8))}
+    probes = {name: (rng.random(200) < p).astype(float) for name, p in zip(fusion.SIGNAL_INPUTS, (0.9, 0.6, 0.8))}
     table = fusion.signal_comparison({"per_image": probes, "asinh": probes})
     assert table.index.names == ["setting", "input"] and len(table) == 6
-    assert table.loc[("asinh", "Betti curves"), "accuracy (95% interval)"] == \
-        table.loc[("per_image", "Betti curves"), "accuracy (95% interval)"]
+    assert table.loc[("asinh", "Betti curves"), "balanced accuracy (95% interval)"] == \
+        table.loc[("per_image", "Betti curves"), "balanced accuracy (95% interval)"]
     assert table.loc[("asinh", "intensity histogram"), "Betti curves minus this"].startswith("+")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -187,6 +187,14 @@ class Protocol:
         return {"dataset": self.dataset, "prepare_options": self.prepare_options, "seeds": list(self.seeds),
                 "models": list(self.models), "train_config": vars(self.train_config),
                 "architecture": asdict(self.architecture)}
+
+    def require_models(self, kinds: Sequence[str]) -> None:
+        """Raise ``ValueError`` naming the ``kinds`` this protocol did not train (a later chapter
+        must not silently train networks the chapter that owns them never made)."""
+        missing = [kind for kind in kinds if kind not in self.models]
+        if missing:
+            raise ValueError(f"models {missing} were not trained by chapter 1 in this profile (it trained "
+                             f"{list(self.models)}): add them to chapter 1's `models` and run it again")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Protocol":
@@ -522,41 +530,54 @@ def signal_inputs(images: np.ndarray, curves: np.ndarray, n_bins: int,
 
 def linear_probe(train_inputs: np.ndarray, train_labels: np.ndarray, test_inputs: np.ndarray,
                  test_labels: np.ndarray, C: float = 1.0) -> np.ndarray:
-    """Logistic regression (scikit-learn, L2 penalty ``C``, inputs standardised on the training
-    part) fitted on (N, F) ``train_inputs``; returns (M,) bool: which test images it classifies
-    right."""
-    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+    """Logistic regression (scikit-learn, L2 penalty ``C``, classes weighted inversely to their
+    frequency, inputs standardised on the training part) fitted on (N, F) ``train_inputs``;
+    returns (M,) bool: which test images it classifies right."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000, class_weight="balanced"))
     probe.fit(train_inputs, train_labels)
     return probe.predict(test_inputs) == np.asarray(test_labels)
 
 
+def balanced_credit(correct: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(N,) per-image credit whose mean is the balanced accuracy (the mean of the classes'
+    recalls): a right answer on an image of class c counts N / (K * N_c), K classes, N_c images
+    of class c; a wrong one 0. With balanced classes it is the plain 0/1 correctness."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    weight = len(labels) / (len(classes) * counts[np.searchsorted(classes, labels)])
+    return np.asarray(correct, dtype=np.float64) * weight
+
+
 def signal_baselines(data: FusionData, C: float = 1.0) -> dict[str, np.ndarray]:
-    """For each of :data:`SIGNAL_INPUTS`, which test images a logistic regression trained on
-    ``data``'s training split classifies right ((N_test,) bool). The Betti curves are the raw
-    counts of the fitted featuriser; the histogram has ``data.config["n_bins"]`` bins over the
-    training images' intensity range."""
+    """For each of :data:`SIGNAL_INPUTS`, the :func:`balanced_credit` ((N_test,) float) of a
+    logistic regression trained on ``data``'s training split: its mean is the probe's balanced
+    accuracy, so that a probe cannot score by answering the majority class. The Betti curves are
+    the raw counts of the fitted featuriser; the histogram has ``data.config["n_bins"]`` bins over
+    the training images' intensity range."""
     train_images = data.images["train"]
     value_range = (float(train_images.min()), float(train_images.max()))
     inputs = {split: signal_inputs(data.images[split], data.raw_features[split]["betti_curves"],
                                    data.config["n_bins"], value_range) for split in ("train", "test")}
-    return {name: linear_probe(inputs["train"][name], data.labels["train"], inputs["test"][name],
-                               data.labels["test"], C) for name in SIGNAL_INPUTS}
+    return {name: balanced_credit(linear_probe(inputs["train"][name], data.labels["train"], inputs["test"][name],
+                                               data.labels["test"], C), data.labels["test"])
+            for name in SIGNAL_INPUTS}
 
 
-def signal_table(correct: dict[str, np.ndarray], reference: str = "Betti curves") -> pd.DataFrame:
-    """Test accuracy of each probe of :func:`signal_baselines` with its 95% interval over the
-    test images, and the accuracy of ``reference`` minus each, paired over images (one row per
+def signal_table(credit: dict[str, np.ndarray], reference: str = "Betti curves") -> pd.DataFrame:
+    """Balanced test accuracy of each probe of :func:`signal_baselines` with its 95% interval
+    over the test images, and that of ``reference`` minus each, paired over images (one row per
     input; accuracies as fractions)."""
-    if reference not in correct:
-        raise ValueError(f"reference {reference!r} is not among the probes {sorted(correct)}")
+    if reference not in credit:
+        raise ValueError(f"reference {reference!r} is not among the probes {sorted(credit)}")
     rows = []
-    for name, right in correct.items():
-        accuracy = mean_effect(right.astype(float), scale=100.0, unit="%")
+    for name, values in credit.items():
+        accuracy = mean_effect(values, scale=100.0, unit="%")
         row = {"input": name, "accuracy": accuracy.estimate, "low": accuracy.low, "high": accuracy.high,
-               "accuracy (95% interval)": f"{accuracy.bare(accuracy.estimate, False)}% "
-                                          f"[{accuracy.bare(accuracy.low, False)}, {accuracy.bare(accuracy.high, False)}]"}
+               "balanced accuracy (95% interval)": f"{accuracy.bare(accuracy.estimate, False)}% "
+                                                   f"[{accuracy.bare(accuracy.low, False)}, "
+                                                   f"{accuracy.bare(accuracy.high, False)}]"}
         if name != reference:
-            row[f"{reference} minus this"] = signal_gap(correct, reference, name).describe()
+            row[f"{reference} minus this"] = signal_gap(credit, reference, name).describe()
         rows.append(row)
     return pd.DataFrame(rows).set_index("input")
 
@@ -564,29 +585,29 @@ def signal_table(correct: dict[str, np.ndarray], reference: str = "Betti curves"
 def signal_comparison(probes_by_setting: dict[str, dict[str, np.ndarray]], reference: str = "Betti curves"
                       ) -> pd.DataFrame:
     """:func:`signal_table` of each setting's probes (e.g. one per cutout scaling), one block of
-    rows per setting (index: setting, input), with the accuracy and its gap to ``reference``."""
+    rows per setting (index: setting, input), with the balanced accuracy and its gap to ``reference``."""
     tables = {setting: signal_table(probes, reference).drop(columns=["accuracy", "low", "high"])
               for setting, probes in probes_by_setting.items()}
     return pd.concat(tables, names=["setting", "input"])
 
 
-def signal_gap(correct: dict[str, np.ndarray], a: str, b: str) -> Effect:
-    """Accuracy of probe ``a`` minus probe ``b`` (see :func:`signal_baselines`), paired over the
-    test images, in percentage points."""
-    return paired_effect(correct[a].astype(float), correct[b].astype(float), scale=100.0, unit=" pp")
+def signal_gap(credit: dict[str, np.ndarray], a: str, b: str) -> Effect:
+    """Balanced accuracy of probe ``a`` minus probe ``b`` (see :func:`signal_baselines`), paired
+    over the test images, in percentage points."""
+    return paired_effect(credit[a], credit[b], scale=100.0, unit=" pp")
 
 
-def topological_signal(correct: dict[str, np.ndarray]) -> str:
+def topological_signal(credit: dict[str, np.ndarray]) -> str:
     """One sentence on whether the Betti curves carry information beyond the intensity
-    distribution: their probe's accuracy minus the histogram probe's, paired over the test
-    images, with its interval; "beyond" only when the interval lies above zero."""
-    gap = signal_gap(correct, "Betti curves", "intensity histogram")
+    distribution: their probe's balanced accuracy minus the histogram probe's, paired over the
+    test images, with its interval; "beyond" only when the interval lies above zero."""
+    gap = signal_gap(credit, "Betti curves", "intensity histogram")
     if gap.low > 0:
         finding = "the curves carry information about the label beyond the intensity distribution"
     else:
         finding = ("the curves carry no more information about the label than the intensity distribution: "
                    "this data set has too little topological signal for a test of P1's claims")
-    return f"Betti curves minus intensity histogram: {gap.describe()}; {finding}."
+    return f"Betti curves minus intensity histogram (balanced accuracy): {gap.describe()}; {finding}."
 
 
 def still_improving(results: pd.DataFrame, max_steps: int) -> pd.DataFrame:
