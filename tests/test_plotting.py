@@ -121,3 +121,13 @@ def test_missing_values_and_float_labels():
 def test_a_series_is_shown_as_a_one_column_table():
     html = plotting.format_table(pd.Series({"relu": 0.91234, "tanh": 0.5}, name="accuracy")).to_html()
     assert ">accuracy<" in html and cells(plotting.format_table(pd.Series([0.91234, 0.5]))) == ["0.912", "0.500"]
+
+
+def test_gain_by_size_draws_the_paired_gain_per_size():
+    results = pd.DataFrame([{"n_train": n, "seed": s, "model": m, "accuracy": 0.8 + 0.01 * s + (0.05 if m == "a" else 0)}
+                            for n in (100, 1000) for s in range(3) for m in ("a", "b")])
+    fig, ax = plt.subplots()
+    plotting.gain_by_size(results, "a", "b", ax)
+    heights = [line.get_ydata() for line in ax.lines if len(line.get_ydata()) == 2 and line.get_ydata()[0] != 0]
+    np.testing.assert_allclose(heights[0], [5.0, 5.0])  # 5 pp at both sizes, paired by seed
+    plt.close(fig)

@@ -57,6 +57,10 @@ ANSWERS = {REPRODUCED: "yes", NOT_REPRODUCED: "no", INCONCLUSIVE: "undecided"}
 """How :func:`beats_model_free` words the verdict on "the network beats the best model-free map"."""
 
 
+MODEL_FREE_CLAIM = "Grad-CAM IoU of CNN-BC > the best model-free map at every threshold (this book's check, not P1's)"
+"""The name of the claim :func:`record_localisation_claims` records against the model-free maps."""
+
+
 @dataclass(frozen=True)
 class Explained:
     """One trained model (kind, seed) on a set of images: its predictions (N,) and the Grad-CAM
@@ -337,7 +341,7 @@ def record_localisation_claims(book: ClaimBook, scores: pd.DataFrame, base: pd.D
                    our_value=_per_threshold(vs_wide, "cnn_bc", "wide_cnn"), invalid=invalid,
                    note="rules out capacity as the reason for better localisation")
     parts = _parts(scores, base, "cnn_bc", "iou", layer, convention, ALL)
-    book.add_parts("Grad-CAM IoU of CNN-BC > the best model-free map at every threshold",
+    book.add_parts(MODEL_FREE_CLAIM,
                    "not tested by P1 (no model-free baseline)",
                    versus_model_free(scores, base, "cnn_bc", "iou", layer, convention), smallest_effect=iou_margin,
                    our_value="; ".join(f"{p}: {ours.mean():.3f} vs {value:.3f}" for p, (ours, _n, value) in parts.items()),

@@ -162,6 +162,18 @@ def learning_curve(results: pd.DataFrame, metric: str, ax: plt.Axes) -> plt.Axes
     return ax
 
 
+def gain_by_size(results: pd.DataFrame, a: str, b: str, ax: plt.Axes, metric: str = "accuracy") -> plt.Axes:
+    """Model ``a`` minus model ``b`` on ``metric`` (in percentage points) at each training-set
+    size, paired by seed (results with columns n_train, seed, model and ``metric``): the mean
+    gain with its 95% interval over seeds, and the zero line."""
+    gains = (results.pivot_table(index=["n_train", "seed"], columns="model", values=metric)
+             .assign(gain=lambda table: 100 * (table[a] - table[b])).reset_index())
+    sns.pointplot(data=gains, x="n_train", y="gain", errorbar=("ci", 95), ax=ax, color="C3")
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set(xlabel="training images", ylabel=f"{a} minus {b} (pp)")
+    return ax
+
+
 def curves_with_heat_strip(sample_values: np.ndarray, values: np.ndarray, heat: np.ndarray, ax: plt.Axes,
                            labels: Sequence[str] = ("H0", "H1"), title: str = "") -> plt.Axes:
     """Betti curves (D, L) over their filtration values (L,), with a 1-D Grad-CAM (L,) in [0, 1]
