@@ -24,16 +24,19 @@ from helpers.models import EARLIER_ARCHITECTURE, MODEL_KINDS, Architecture
 from helpers.train import TrainConfig, fit
 
 
+BATCH = 32  # P1's batch size
+
+
 def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int,
                      channels_last: bool) -> float:
     """Wall-clock seconds per step of one training run of ``steps`` steps (validation included)."""
     torch.manual_seed(0)
     model = fusion.new_model(data, kind, architecture)
     fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=1, eval_every=1, channels_last=channels_last), device="cpu", progress=False)  # warm-up
+        TrainConfig(max_steps=1, eval_every=1, batch_size=BATCH, channels_last=channels_last), device="cpu", progress=False)  # warm-up
     start = time.perf_counter()
     fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=steps, eval_every=steps, patience=1, channels_last=channels_last), device="cpu",
+        TrainConfig(max_steps=steps, eval_every=steps, patience=1, batch_size=BATCH, channels_last=channels_last), device="cpu",
         progress=False)
     return (time.perf_counter() - start) / steps
 
@@ -48,13 +51,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = fusion.prepare("transients", n_train=args.n_train, n_test=100, seed=0, n_jobs=args.threads,
                           progress=False, dataset_options={"real_fraction": 0.5})
-    print(f"{args.threads} torch threads, {args.steps} steps of batch 32, best of {args.repeats} runs")
-    print(f"{'model':10} {'P1, channels-last':>18} {'P1, default':>14} {'earlier, default':>17}")
+    print(f"{args.threads} torch threads, {args.steps} steps of batch {BATCH}, best of {args.repeats} runs")
+    print(f"seconds per step (images per second): {'P1, channels-last':>18} {'P1, default':>18} {'earlier':>18}")
     for kind in MODEL_KINDS:
         times = [min(seconds_per_step(data, kind, architecture, args.steps, channels_last) for _ in range(args.repeats))
                  for architecture, channels_last in ((Architecture(), True), (Architecture(), False),
                                                      (EARLIER_ARCHITECTURE, False))]
-        print(f"{kind:10} {1000 * times[0]:15.1f} ms {1000 * times[1]:11.1f} ms {1000 * times[2]:14.1f} ms")
+        print(f"{kind:10} " + " ".join(f"{1000 * t:9.1f} ms ({BATCH / t:5.0f}/s)" for t in times))
 
 
 if __name__ == "__main__":

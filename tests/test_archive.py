@@ -54,6 +54,9 @@ def test_pack_and_fetch_round_trip(tmp_path, made, monkeypatch):
         assert torch.equal(next(iter(loaded[key].values())), next(iter(artifact[key].values())))
     assert not fresh.contains("knn-density", {"k": 3})
     assert manifest.read(fresh, "01_fusion_training") == {"seeds": [0, 1]}  # chapter 2 finds chapter 1's networks
+    manifest.write(fresh, "01_fusion_training", {"seeds": [7]})  # chapter 1 rerun here
+    archive.fetch(str(packed), root=tmp_path / "fresh")
+    assert manifest.read(fresh, "01_fusion_training") == {"seeds": [7]}  # kept, not replaced by the archive's
     assert archive.fetch(str(packed), root=tmp_path / "fresh") == 0  # already installed
     assert not list(fresh.root.glob(".fetch-*"))
 

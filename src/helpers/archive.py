@@ -211,7 +211,9 @@ def _stage(tar: tarfile.TarFile, manifest: dict[str, Any], staging: Path, name: 
 def fetch(source: str, sha256: str | None = None, root: Path | None = None) -> int:
     """Verify the archive at ``source`` (a file or a URL) and install its artifacts into the cache
     of its profile (``root``: the cache root); returns how many were installed. Artifacts that
-    are already in the cache intact are kept; nothing is installed unless every check passes."""
+    are already in the cache intact are kept, and so are the chapters' manifests already there
+    (a chapter run on this machine keeps its own record); nothing is installed unless every
+    check passes."""
     path = _local_copy(source)
     if sha256 is not None and file_sha256(path) != sha256.lower():
         raise ArchiveError(f"{path} has SHA-256 {file_sha256(path)}, not the expected {sha256}")
@@ -241,6 +243,8 @@ def fetch(source: str, sha256: str | None = None, root: Path | None = None) -> i
                 installed += 1
             for entry in manifest["manifests"]:  # the chapters' records of these artifacts
                 target = cache.root / _manifest_member(entry["chapter"])
+                if target.exists():  # a chapter run here keeps its own record of what it trained
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 (staging / _manifest_member(entry["chapter"])).replace(target)
         finally:

@@ -256,7 +256,7 @@ def grad_cam_1d(model: nn.Module, images: np.ndarray | torch.Tensor | None,
 
     Returns:
         (N, L) float64 heat strips in [0, 1]; entry ``j`` belongs to filtration bin ``j``
-        (filtration value ``sample_values[j]`` of the featuriser).
+        (filtration value ``samplings[d][j]`` of the featuriser in homology dimension ``d``).
 
     Raises:
         ValueError: when the model has no curve branch (and no ``layer`` is given), or ``images``
@@ -372,10 +372,10 @@ def inverse_image_band(images: np.ndarray, heat_1d: np.ndarray, sample_values: n
     For image ``i`` let ``p`` be the bin where ``heat_1d[i]`` peaks (the first one on ties); the
     inverse image keeps the pixels whose intensity lies in the closed window of filtration values
     ``[sample_values[max(0, p - window + 1)], sample_values[p]]`` -- ``window`` bins ending at the
-    peak (P1: 32 of 100). ``sample_values`` must be the fitted featuriser's
-    (:attr:`~helpers.topology.TopologicalFeatures.sample_values`), which are in pixel-intensity
-    units, so bins are mapped back to intensities through the filtration range actually used to
-    compute the curves. Multiply the images by the result to zero the rest, as P1's figures do.
+    peak (P1: 32 of 100). ``sample_values`` must be one homology dimension's sampling of the fitted
+    featuriser (``TopologicalFeatures.samplings[d]``, one range per dimension as in P1), which is
+    in pixel-intensity units, so bins are mapped back to intensities through the filtration range
+    actually used to compute that dimension's curve. Multiply the images by the result to zero the rest, as P1's figures do.
 
     Args:
         images: (N, H, W) or (N, 1, H, W) grey images, in the intensities the diagrams were
