@@ -184,7 +184,7 @@ def test_only_the_betti_curves_see_a_label_the_intensities_do_not_carry():
     assert table.loc["raw pixels", "low"] < table.loc["raw pixels", "accuracy"] < table.loc["raw pixels", "high"]
     assert "beyond the intensity distribution" in fusion.topological_signal(correct)
     blind = {**correct, "Betti curves": correct["intensity histogram"]}
-    assert "too little topological signal" in fusion.topological_signal(blind)
+    assert "finds no information in the curves beyond" in fusion.topological_signal(blind)
     with pytest.raises(ValueError, match="value_range"):
         fusion.intensity_histograms(images, 10, (1.0, 1.0))
 
@@ -317,3 +317,12 @@ def test_signal_comparison_stacks_one_table_per_setting():
     assert table.loc[("asinh", "Betti curves"), "balanced accuracy (95% interval)"] == \
         table.loc[("per_image", "Betti curves"), "balanced accuracy (95% interval)"]
     assert table.loc[("asinh", "intensity histogram"), "Betti curves minus this"].startswith("+")
+
+
+def test_pytorch_initialisation_leaves_more_of_the_curve_branch_dead_than_keras(data):
+    from helpers.models import EARLIER_ARCHITECTURE
+    table = fusion.initial_branch_activity(data, {"keras": fusion.Architecture(), "earlier": EARLIER_ARCHITECTURE},
+                                           [0, 1])
+    assert list(table.index) == ["keras", "earlier"] and list(table.columns) == ["dead units", "relative spread"]
+    assert table.loc["keras", "dead units"] < table.loc["earlier", "dead units"]
+    assert table.loc["keras", "relative spread"] > table.loc["earlier", "relative spread"]

@@ -67,6 +67,12 @@ def test_early_stopping_stops_after_patience_checks_without_gain():
                                                                          patience=2), progress=False)
     assert history.steps[-1] < 2000
     assert len(history.steps) - 1 - history.steps.index(history.best_step) == 2
+    torch.manual_seed(0)
+    model = build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2)
+    held = fit(model, noise, noise.subset(np.arange(32)), TrainConfig(max_steps=2000, eval_every=5, patience=2,
+                                                                      min_steps=history.steps[-1] + 50), progress=False)
+    assert held.steps[-1] >= history.steps[-1] + 50  # no early stop before min_steps
+    assert held.steps[:len(history.steps)] == history.steps and held.val_loss[:3] == history.val_loss[:3]
 
 
 def test_unknown_optimiser_schedule_or_bad_count_is_named():
@@ -76,6 +82,8 @@ def test_unknown_optimiser_schedule_or_bad_count_is_named():
         TrainConfig(schedule="cosine")
     with pytest.raises(ValueError, match="max_steps must be at least 1, got 0"):
         TrainConfig(max_steps=0)
+    with pytest.raises(ValueError, match=r"min_steps must lie in \[0, max_steps=10\], got 11"):
+        TrainConfig(max_steps=10, min_steps=11)
 
 
 def test_sgd_one_cycle_with_augmentation_learns_and_keeps_snapshots():

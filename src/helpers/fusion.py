@@ -262,6 +262,7 @@ def _train_one(data: FusionData, kind: str, train_config: TrainConfig, architect
                   device=device, progress=False)
     return {"state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history,
             "parameters": count_parameters(model),
+            # evaluated channels-last, as prediction_changes evaluates, whatever the training format
             "test_probabilities": predict_proba(model, data.examples("test", kind), device, channels_last=True)}
 
 
@@ -306,7 +307,9 @@ def train_models(data: SeededData, kinds: list[str], seeds: list[int], train_con
     """Train (or load) every model kind with every seed, on the seed's data set (see
     :data:`SeededData`), the missing networks in ``n_jobs`` processes (-1: all cores; the
     networks are the same for any ``n_jobs``); one row of test metrics per run with
-    columns dataset, n_train, model, seed, parameters, best_step, steps (run before stopping),
+    columns dataset, n_requested (the ``n_train`` asked of :func:`prepare`), n_train (the
+    training images left after the validation split), model, seed, parameters, best_step, steps
+    (run before stopping),
     seconds (of training, validation checks included, on the machine that trained it),
     seconds_per_step (seconds / steps) and the metrics of
     :func:`helpers.train.classification_metrics`."""
@@ -316,7 +319,8 @@ def train_models(data: SeededData, kinds: list[str], seeds: list[int], train_con
     for (seed_data, kind, seed), artifact in zip(runs, artifacts):
         history = artifact["history"]
         steps = history.steps[-1] if history.steps else 0
-        rows.append({"dataset": seed_data.config["dataset"], "n_train": len(seed_data.labels["train"]),
+        rows.append({"dataset": seed_data.config["dataset"], "n_requested": seed_data.config.get("n_train"),
+                     "n_train": len(seed_data.labels["train"]),
                      "model": kind, "seed": seed, "parameters": artifact["parameters"],
                      "best_step": history.best_step, "steps": steps, "seconds": history.seconds,
                      "seconds_per_step": history.seconds / max(steps, 1),
@@ -469,6 +473,23 @@ def curve_branch_activity(model: FusionNet, curves: np.ndarray) -> dict[str, flo
             "relative spread": float(spread.mean() / scale) if scale > 0 else 0.0}
 
 
+def initial_branch_activity(data: FusionData, architectures: Mapping[str, Architecture],
+                            seeds: Sequence[int]) -> pd.DataFrame:
+    """:func:`curve_branch_activity` of untrained CNN-BC curve branches on ``data``'s training
+    curves, for each named architecture, initialised with each of ``seeds``: one row per
+    architecture with the mean over seeds of ``dead units`` and ``relative spread``. Shows
+    whether an initialisation leaves the branch anything to tell the head."""
+    rows = {}
+    for name, architecture in architectures.items():
+        activity = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            activity.append(curve_branch_activity(new_model(data, "cnn_bc", architecture),
+                                                  data.features["train"]["betti_curves"]))
+        rows[name] = pd.DataFrame(activity).mean()
+    return pd.DataFrame(rows).T
+
+
 def branch_use(data: SeededData, kind: str, seeds: list[int], train_config: TrainConfig, cache: ArtifactCache,
                device: str = "auto", architecture: Architecture = Architecture()) -> pd.DataFrame:
     """:func:`prediction_changes` on the test split for the trained model of ``kind`` with each
@@ -600,13 +621,14 @@ def signal_gap(credit: dict[str, np.ndarray], a: str, b: str) -> Effect:
 def topological_signal(credit: dict[str, np.ndarray]) -> str:
     """One sentence on whether the Betti curves carry information beyond the intensity
     distribution: their probe's balanced accuracy minus the histogram probe's, paired over the
-    test images, with its interval; "beyond" only when the interval lies above zero."""
+    test images, with its interval; "beyond" only when the interval lies above zero, otherwise
+    "no detectable extra signal" (not a proof of absence)."""
     gap = signal_gap(credit, "Betti curves", "intensity histogram")
     if gap.low > 0:
         finding = "the curves carry information about the label beyond the intensity distribution"
     else:
-        finding = ("the curves carry no more information about the label than the intensity distribution: "
-                   "this data set has too little topological signal for a test of P1's claims")
+        finding = ("a linear probe finds no information in the curves beyond the intensity distribution "
+                   "on this draw, so the fusion networks have little topological signal to gain from")
     return f"Betti curves minus intensity histogram (balanced accuracy): {gap.describe()}; {finding}."
 
 

@@ -54,7 +54,9 @@ class TrainConfig:
     The budget is counted in optimisation steps rather than epochs, so that networks trained on
     100 or on 10,000 images get the same number of updates: training runs for at most
     ``max_steps`` batches (reshuffling at every pass over the data), checks the validation loss
-    every ``eval_every`` steps, and stops after ``patience`` checks without improvement.
+    every ``eval_every`` steps, and stops after ``patience`` checks without improvement, but not
+    before ``min_steps`` steps (a network can sit on an early plateau, e.g. answering the majority
+    class, for a few hundred steps before it learns).
 
     ``optimiser`` is ``"adam"`` or ``"sgd"`` (momentum 0.9, Nesterov); ``schedule`` is
     ``"constant"`` or ``"one_cycle"`` (the learning rate rises to ``learning_rate`` over the
@@ -69,6 +71,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     eval_every: int = 25
     patience: int = 3
+    min_steps: int = 0
     seed: int = 0
     optimiser: str = "adam"
     schedule: str = "constant"
@@ -84,6 +87,8 @@ class TrainConfig:
         for name in ("max_steps", "batch_size", "eval_every", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.min_steps <= self.max_steps:
+            raise ValueError(f"min_steps must lie in [0, max_steps={self.max_steps}], got {self.min_steps}")
 
 
 @dataclass
@@ -256,7 +261,7 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
             best_state = copy.deepcopy(model.state_dict())
         else:
             checks_without_gain += 1
-            if checks_without_gain >= config.patience:
+            if checks_without_gain >= config.patience and step >= config.min_steps:
                 break
     bar.close()
     model.load_state_dict(best_state)
