@@ -159,10 +159,19 @@ def test_ci_calls_the_readme_test_command():
     assert "make test" in (ROOT / "README.md").read_text()
 
 
-# Chapter 2 explains chapter 1's cached networks: it finds them only if the settings that
-# identify them (data and training) agree in every profile.
-SHARED_WITH_CHAPTER_1 = ("seeds", "main_dataset", "real_fraction", "n_train", "n_test", "n_bins", "max_steps",
-                         "batch_size", "eval_every", "patience")
+# Chapter 2 explains chapter 1's cached networks through the protocol chapter 1 records
+# (helpers.fusion.record_protocol): it must not repeat the settings that identify them.
+CHAPTER_1_SETTINGS = ("seeds", "models", "main_dataset", "real_fraction", "cutout_scaling", "n_train", "n_test",
+                      "n_bins", "max_steps", "min_steps", "batch_size", "eval_every", "patience", "init")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_chapter_2_reads_chapter_1s_settings_instead_of_repeating_them(profile):
+    chapter_1 = parameter_defaults(ROOT / "notebooks" / "01_fusion_training.ipynb")
+    chapter_2 = {**parameter_defaults(ROOT / "notebooks" / "02_gradcam_comparison.ipynb"),
+                 **profile_parameters(profile, "02_gradcam_comparison", ROOT)}
+    assert set(CHAPTER_1_SETTINGS) <= set(chapter_1)
+    assert not set(CHAPTER_1_SETTINGS) & set(chapter_2)
 
 
 # Chapter 5 draws Mapper graphs of chapter 4's cached ResNets: the settings that identify them
@@ -172,8 +181,7 @@ SHARED_WITH_CHAPTER_4 = ("dataset", "n_train", "n_val", "n_test", "data_seed", "
 
 
 # (producer, consumer, the parameters that identify the producer's cached networks)
-CHAPTER_PAIRS = [("01_fusion_training", "02_gradcam_comparison", SHARED_WITH_CHAPTER_1),
-                 ("04_layer_persistence_distances", "05_mapper_hierarchies", SHARED_WITH_CHAPTER_4)]
+CHAPTER_PAIRS = [("04_layer_persistence_distances", "05_mapper_hierarchies", SHARED_WITH_CHAPTER_4)]
 
 
 @pytest.mark.parametrize("producer, consumer, shared", CHAPTER_PAIRS, ids=[pair[1] for pair in CHAPTER_PAIRS])
