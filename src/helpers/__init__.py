@@ -5,11 +5,12 @@ One module per concern:
 * data and training: ``data`` (dataset registry), ``transients`` (the simulator), ``train``
   (training loop and evaluation), ``cache`` (content-addressed artifacts), ``kinds`` (the code
   that makes each kind of artifact, hashed into its keys), ``archive`` (trained networks packed
-  into one verified archive);
+  into one verified archive), ``manifest`` (what a chapter records for the chapters that reuse
+  its networks);
 * forward hooks: ``hooks`` (named layers' outputs in one pass);
 * persistence: ``topology`` (cubical and Rips persistence, vectorisations, diagram distances);
 * chapters 1-2 (P1): ``models`` (fusion CNNs), ``fusion``, ``explain`` (Grad-CAM, inverse
-  images), ``localisation``;
+  images), ``localisation``, ``localisation_baselines`` (maps made without a network);
 * chapter 3 (P3): ``filters`` (filter spaces, density filtration, the primary circle),
   ``filter_nets`` (the small CNNs whose filters are studied);
 * chapters 4-5 (P2): ``resnet`` (CIFAR ResNets), ``cifar_resnets`` (trained and cached),
