@@ -32,7 +32,7 @@ from . import localisation_baselines as baselines
 from .cache import ArtifactCache
 from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, ClaimBook, Effect, judge_parts, paired_effect
 from .hooks import check_layers
-from .models import FusionNet
+from .models import Architecture, FusionNet
 from .train import TrainConfig
 from .transients import KINDS, add_distractor
 
@@ -78,12 +78,12 @@ class Explained:
 
 
 def load_models(data: Mapping[int, fusion.FusionData], kinds: Sequence[str], train_config: TrainConfig,
-                cache: ArtifactCache, device: str = "auto", architecture=None) -> dict[tuple[str, int], FusionNet]:
+                cache: ArtifactCache, device: str = "auto",
+                architecture: Architecture = Architecture()) -> dict[tuple[str, int], FusionNet]:
     """Chapter 1's trained networks, ``{(kind, seed): model}``, one per kind and seed of ``data``
     (``{seed: FusionData}``), from the artifact cache (a missing one is trained and cached by the
-    same call chapter 1 uses); ``architecture``: chapter 1's (default: the library's)."""
-    options = {} if architecture is None else {"architecture": architecture}
-    return {(kind, seed): fusion.trained_model(data[seed], kind, seed, train_config, cache, device, **options)[0]
+    same call chapter 1 uses); ``architecture``: chapter 1's."""
+    return {(kind, seed): fusion.trained_model(data[seed], kind, seed, train_config, cache, device, architecture)[0]
             for seed in data for kind in kinds}
 
 
