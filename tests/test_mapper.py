@@ -394,3 +394,23 @@ def test_layer_clouds_read_bn2_after_relu_before_the_residual_sum():
     assert not np.allclose(cloud, blocks["layer2.1"])  # the block output adds the shortcut
     with pytest.raises(ValueError, match="unknown layer choice 'conv'"):
         mapper.block_layers(model, "conv")
+
+
+def test_layer_clouds_of_the_fast_network_read_every_activated_stage_as_it_is():
+    import torch
+
+    from helpers import fastnet, hooks
+
+    images = np.random.default_rng(0).random((6, 3, 32, 32), dtype=np.float32)
+    torch.manual_seed(0)
+    model = fastnet.fast_cifar_net(images, width=4)
+    assert mapper.block_layers(model) == {f"group{g}.{s}": f"group{g}.act{s}" for g in (1, 2, 3) for s in (1, 2)}
+    assert mapper.block_layers(model, "block") == {"group1": "group1", "group2": "group2", "group3": "group3"}
+    clouds = mapper.layer_clouds(model, images, seed=1)
+    maps = hooks.layer_outputs(model, images, ["group1.act2"])["group1.act2"]  # GELU output, negative entries kept
+    assert (maps < 0).any()
+    for row, vector in enumerate(clouds["group1.2"]):
+        interior = maps[row][:, 1:-1, 1:-1].reshape(4, -1).T
+        assert np.isclose(interior, vector, atol=1e-6).all(1).any()
+    with pytest.raises(ValueError, match="Linear has neither residual blocks nor convolution groups"):
+        mapper.block_layers(torch.nn.Linear(2, 2))

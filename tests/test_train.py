@@ -134,3 +134,33 @@ def test_narrow_resnets_train_with_augmentation():
                          optimiser="sgd", augment=True)
     history = fit(resnet18(4, in_channels=1), examples, examples, config, device="cpu", progress=False)
     assert history.steps == [2, 4]
+
+
+def test_training_without_validation_runs_every_step_and_keeps_the_last_weights():
+    torch.manual_seed(0)
+    model = build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2)
+    history = fit(model, separable_examples(64, 0), None,
+                  TrainConfig(max_steps=6, eval_every=2, patience=1, label_smoothing=0.2, augment=True,
+                              augment_padding=2), progress=False)
+    assert history.steps == [2, 4, 6] and history.best_step == 6
+    assert np.all(np.isnan(history.val_loss)) and np.all(np.isfinite(history.train_loss))
+
+
+def test_label_smoothing_and_padding_are_checked():
+    with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\), got 1.0"):
+        TrainConfig(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="augment_padding must be a number of pixels >= 0, got -1"):
+        TrainConfig(augment_padding=-1)
+
+
+def test_test_time_flips_average_the_logits_of_an_image_and_its_mirror():
+    torch.manual_seed(0)
+    model = build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2).eval()
+    examples = separable_examples(16, 3)
+    mirrored = Examples(examples.images[..., ::-1].copy(), None, examples.labels)
+    with torch.no_grad():
+        logits = (model(torch.from_numpy(examples.images)) + model(torch.from_numpy(mirrored.images))) / 2
+    np.testing.assert_allclose(predict_proba(model, examples, device="cpu", flips=True),
+                               torch.softmax(logits, 1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(predict_proba(model, examples, device="cpu", flips=True),
+                               predict_proba(model, mirrored, device="cpu", flips=True), atol=1e-6)

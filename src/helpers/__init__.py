@@ -13,7 +13,8 @@ One module per concern:
   images), ``localisation``, ``localisation_baselines`` (maps made without a network);
 * chapter 3 (P3): ``filters`` (filter spaces, density filtration, the primary circle),
   ``filter_nets`` (the small CNNs whose filters are studied);
-* chapters 4-5 (P2): ``resnet`` (CIFAR ResNets), ``cifar_resnets`` (trained and cached),
+* chapters 4-5 (P2): ``fastnet`` (a CIFAR network trained in minutes), ``resnet`` (CIFAR
+  ResNets), ``cifar_networks`` (both, trained and cached),
   ``activations`` (point clouds of hidden layers, CKA), ``layer_comparison``, ``mapper``;
 * chapter 6 (P4): ``volume_betti`` (Betti numbers of activation volumes at a threshold),
   ``decay`` (complexity by layer, the decay score theta, its specification panel), ``released``

@@ -6,8 +6,11 @@ Sections:
 * **Point clouds** -- :func:`layer_names` picks layers by kind; :func:`point_clouds` runs the
   images through a network once, with forward hooks, and turns each layer's activation maps
   (N, C, H, W) into an (N, D) point cloud by one of :data:`CLOUD_METHODS`.
-* **Similarity** -- :func:`linear_cka`, :func:`cka_matrix`.
-* **Sensitivity** -- :func:`remove_principal_components` (Ding, Denain & Steinhardt 2021).
+* **Similarity** -- :func:`linear_cka`, :func:`cka_matrix` on point clouds; on the full
+  activation maps through their Gram matrices: :func:`gram_matrices`, :func:`cka_from_grams`,
+  :func:`cka_matrix_from_grams`.
+* **Sensitivity** -- :func:`remove_principal_components` (Ding, Denain & Steinhardt 2021), from
+  either end of the spectrum (:data:`COMPONENT_ENDS`).
 * **Layer matching** -- :func:`nearest_layers`, :func:`matching_share`.
 """
 
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from sklearn.preprocessing import KernelCenterer
 from torch import nn
 
 from helpers.hooks import forward_layers
@@ -24,8 +28,10 @@ from helpers.hooks import forward_layers
 from .resnet import BasicBlock
 
 LAYER_KINDS = ("conv", "block")
-"""``conv``: every Conv2d, its output before BatchNorm (P2's persistence layers);
-``block``: the output of every residual block, after BatchNorm, the shortcut sum and ReLU."""
+"""``conv``: every Conv2d except the 1x1 projections of residual shortcuts (modules named
+``...shortcut...``), its output before BatchNorm: P2's persistence layers, the 17 3x3
+convolutions of a ResNet-18 (P2's ResNet has parameter-free shortcuts); ``block``: the output of
+every residual block, after BatchNorm, the shortcut sum and ReLU."""
 
 CLOUD_METHODS = ("top_l2", "gap", "random_projection", "random_interior")
 """How an activation map (C, H, W) becomes one point: the channel vector (C,) at the spatial
@@ -40,11 +46,14 @@ one random interior position (P2's choice for Mapper)."""
 
 
 def layer_names(model: nn.Module, kind: str) -> list[str]:
-    """Names (as in ``model.named_modules()``, in forward order) of the layers of ``kind``."""
+    """Names (as in ``model.named_modules()``, in forward order) of the layers of ``kind`` (one
+    of :data:`LAYER_KINDS`)."""
     if kind not in LAYER_KINDS:
         raise ValueError(f"unknown layer kind {kind!r}; expected one of {LAYER_KINDS}")
-    wanted = nn.Conv2d if kind == "conv" else BasicBlock
-    return [name for name, module in model.named_modules() if isinstance(module, wanted)]
+    if kind == "block":
+        return [name for name, module in model.named_modules() if isinstance(module, BasicBlock)]
+    return [name for name, module in model.named_modules()
+            if isinstance(module, nn.Conv2d) and "shortcut" not in name.split(".")]
 
 
 def _top_l2(maps: torch.Tensor) -> torch.Tensor:
@@ -73,6 +82,14 @@ def _projection(features: int, n_components: int, seed: int, layer_index: int) -
     return torch.randn(features, n_components, generator=generator) / np.sqrt(n_components)
 
 
+def _as_images(images: np.ndarray) -> np.ndarray:
+    """``images`` as a float32 (N, C, H, W) array; ``ValueError`` for another shape."""
+    batch = np.asarray(images, dtype=np.float32)
+    if batch.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {batch.shape}")
+    return batch
+
+
 def point_clouds(model: nn.Module, images: np.ndarray, layers: Sequence[str], method: str, seed: int = 0,
                  batch_size: int = 250, n_components: int = 64, device: str = "cpu") -> dict[str, np.ndarray]:
     """One point per image for each of ``layers``: ``{layer: (N, D) float32}``.
@@ -89,9 +106,7 @@ def point_clouds(model: nn.Module, images: np.ndarray, layers: Sequence[str], me
     missing = [name for name in layers if name not in modules]
     if missing:
         raise ValueError(f"layers {missing} are not modules of the model; e.g. {layer_names(model, 'conv')[:3]}")
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, C, H, W), got {images.shape}")
+    images = _as_images(images)
     if n_components < 1:
         raise ValueError(f"n_components must be positive, got {n_components}")
     rng = {name: np.random.default_rng([seed, index]) for index, name in enumerate(layers)}
@@ -149,26 +164,91 @@ def cka_matrix(clouds: Sequence[np.ndarray], others: Sequence[np.ndarray] | None
     return np.array([[linear_cka(a, b) for b in others] for a in clouds])
 
 
+def gram_matrices(model: nn.Module, images: np.ndarray, layers: Sequence[str], batch_size: int = 250,
+                  device: str = "cpu") -> dict[str, np.ndarray]:
+    """``{layer: (N, N) float64}``: the Gram matrix ``X X^T`` of each named layer's flattened
+    activation maps ``X`` (N, C*H*W) for ``images`` ((N, C, H, W) float32, what the model takes).
+
+    One forward pass in batches, without gradients, with forward hooks (the model is put in
+    evaluation mode); each layer's maps are kept as float32 until the pass ends, then multiplied
+    in float64, one layer at a time. The Gram matrices give linear CKA on the whole activation
+    (:func:`cka_from_grams`) without a point-cloud summary."""
+    # a copy: a later in-place operation (ReLU(inplace=True)) would change the hooked output
+    chunks = forward_layers(model, _as_images(images), layers,
+                            lambda _name, maps, _rows: maps.float().cpu().flatten(1).clone(), batch_size, device)
+    grams = {}
+    for name in layers:
+        flat = torch.cat(chunks.pop(name)).numpy().astype(np.float64)
+        grams[name] = flat @ flat.T
+    return grams
+
+
+def _as_gram(matrix: np.ndarray, name: str) -> np.ndarray:
+    gram = np.asarray(matrix, dtype=np.float64)
+    if gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
+        raise ValueError(f"{name} must be a square (N, N) Gram matrix, got shape {gram.shape}")
+    return gram
+
+
+def cka_from_grams(k: np.ndarray, l: np.ndarray) -> float:
+    """Linear CKA of two representations of the same N inputs from their (N, N) Gram matrices
+    ``K = X X^T`` and ``L = Y Y^T``: ``<HKH, HLH>_F / (||HKH||_F ||HLH||_F)`` with the centring
+    matrix ``H = I - 11^T / N`` (HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L)), Kornblith et al.
+    2019); equal to :func:`linear_cka` of X and Y, whatever their widths."""
+    k, l = _as_gram(k, "k"), _as_gram(l, "l")
+    if k.shape != l.shape:
+        raise ValueError(f"the Gram matrices must describe the same inputs, got shapes {k.shape} and {l.shape}")
+    centred_k, centred_l = (KernelCenterer().fit_transform(gram) for gram in (k, l))
+    scale = np.linalg.norm(centred_k) * np.linalg.norm(centred_l)
+    if scale <= 1e-12 * np.linalg.norm(k) * np.linalg.norm(l):
+        raise ValueError("a representation is constant over the inputs (its centred Gram matrix is 0); "
+                         "CKA is undefined")
+    return float(np.sum(centred_k * centred_l) / scale)
+
+
+def cka_matrix_from_grams(grams: Sequence[np.ndarray], others: Sequence[np.ndarray] | None = None) -> np.ndarray:
+    """(L, M) linear CKA between the representations of every (N, N) Gram matrix of ``grams`` and
+    every one of ``others`` (default: ``grams`` itself, a symmetric matrix with ones on the
+    diagonal): the Gram-matrix counterpart of :func:`cka_matrix`."""
+    others = grams if others is None else others
+    return np.array([[cka_from_grams(a, b) for b in others] for a in grams])
+
+
 # --------------------------------------------------------------------------------------------
 # Sensitivity: principal-component removal
 # --------------------------------------------------------------------------------------------
 
 
-def remove_principal_components(points: np.ndarray, k: int) -> np.ndarray:
-    """(N, D) cloud with its top ``k`` principal components removed (Ding, Denain & Steinhardt
-    2021): the centred points are projected onto the orthogonal complement of the ``k`` leading
-    principal directions and the mean is added back. ``k = 0`` returns the cloud unchanged;
-    ``k`` must not exceed ``min(N, D)``."""
+COMPONENT_ENDS = ("bottom", "top")
+"""Which principal components :func:`remove_principal_components` removes: those of smallest
+variance (Ding, Denain & Steinhardt 2021 and P2's code keep the top r - k of the r = min(N, D)
+principal directions), or those of largest variance."""
+
+
+def removed_components(rank: int, k: int, end: str) -> slice:
+    """The positions, among ``rank`` principal components ordered by decreasing variance, of the
+    ``k`` that removal from ``end`` (one of :data:`COMPONENT_ENDS`) deletes."""
+    if end not in COMPONENT_ENDS:
+        raise ValueError(f"unknown end {end!r}; expected one of {COMPONENT_ENDS}")
+    if not 0 <= k <= rank:
+        raise ValueError(f"k={k} components cannot be removed from {rank} principal components")
+    return slice(0, k) if end == "top" else slice(rank - k, rank)
+
+
+def remove_principal_components(points: np.ndarray, k: int, end: str = "bottom") -> np.ndarray:
+    """(N, D) float32 cloud with ``k`` of its r = min(N, D) principal components removed (Ding,
+    Denain & Steinhardt 2021): the centred points are projected onto the orthogonal complement of
+    the ``k`` principal directions of smallest (``end="bottom"``) or largest (``"top"``) variance,
+    and the mean is added back. ``k = 0`` returns the cloud unchanged; ``k`` must not exceed r."""
     cloud = _as_cloud(points, "points")
-    if not 0 <= k <= min(cloud.shape):
-        raise ValueError(f"k={k} components cannot be removed from a cloud of shape {cloud.shape}")
-    mean = cloud.mean(0)
-    centred = cloud - mean
+    deleted = removed_components(min(cloud.shape), k, end)
     if k == 0:
         return cloud.astype(np.float32)
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)  # rows: principal directions
-    top = directions[:k]
-    return (centred - centred @ top.T @ top + mean).astype(np.float32)
+    mean = cloud.mean(0)
+    centred = cloud - mean
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)  # (r, D) rows: principal directions
+    removed = directions[deleted]
+    return (centred - centred @ removed.T @ removed + mean).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------

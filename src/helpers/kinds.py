@@ -44,15 +44,16 @@ KINDS: dict[str, Kind] = {
                                              "test probabilities)"),
     "filter-cnn": Kind(("filter_nets",), True, "chapter 3's small CNNs (convolution weights at checkpoints, "
                                                 "accuracies)"),
-    "cifar-resnet": Kind(("cifar_resnets",), True, "chapter 4's CIFAR ResNet-18s (weights, history)"),
+    "cifar-network": Kind(("cifar_networks",), True,
+                          "chapter 4's CIFAR networks (weights, history, test accuracy)"),
     "zoo-pretrained": Kind(("zoo",), True, "chapter 6's networks trained on the source task (weights)"),
     "zoo-fine-tuned": Kind(("zoo",), True, "chapter 6's fine-tuned accuracies on the target task"),
     "zoo-scratch": Kind(("zoo",), True, "chapter 6's networks trained on the target task alone (weights, accuracy)"),
     "knn-density": Kind(("filters",), False, "k-nearest-neighbour densities of a point cloud"),
     "class-count-gaps": Kind(("filters",), False, "how clearly a density core has a number of H1 classes, "
                                                   "on the whole core and on random halves of it"),
-    "layer-diagrams": Kind(("cifar_resnets", "activations", "topology"), False,
-                           "Rips diagrams of the point clouds of a ResNet's layers"),
+    "layer-diagrams": Kind(("cifar_networks", "activations", "topology"), False,
+                           "Rips diagrams of the point clouds of a CIFAR network's layers"),
     "zoo-betti": Kind(("zoo", "volume_betti"), False, "Betti numbers of a zoo network's activation volumes"),
 }
 

@@ -57,6 +57,7 @@ from torch import nn
 
 from . import activations, pages
 from .claims import Effect, null_effect
+from .fastnet import ConvGroup
 from .resnet import BasicBlock
 from .topology import check_count
 
@@ -66,8 +67,11 @@ PURITY_DEFINITIONS = ("p2", "share")
 ``"share"``: the share of the majority label (nodes) or of the class's own label (class-wise),
 points in no node left out."""
 LAYER_CHOICES = ("bn2_relu", "block")
-"""Where a residual block is read: ``"bn2_relu"``, its second BatchNorm followed by ReLU, before
-the residual sum (P2's Mapper layers); ``"block"``, the block's output after the sum and ReLU."""
+"""Where a ResNet's residual block is read: ``"bn2_relu"``, its second BatchNorm followed by ReLU,
+before the residual sum (P2's Mapper layers); ``"block"``, the block's output after the sum and
+ReLU. The fast network (:class:`helpers.fastnet.FastCifarNet`) has no residual sum: ``"bn2_relu"``
+reads the output of each of its six BatchNorm-and-GELU stages (the normalised, activated output of
+every 3x3 convolution, the same role), ``"block"`` the output of each of its three groups."""
 CIFAR10_SUPERCLASSES = {"vehicle": ("airplane", "automobile", "ship", "truck"),
                         "animal": ("bird", "cat", "deer", "dog", "frog", "horse")}
 
@@ -121,15 +125,21 @@ def lens_values(points: np.ndarray, lens: str = "l2norm", n_components: int = 2,
 
 
 def block_layers(model: nn.Module, where: str = "bn2_relu") -> dict[str, str]:
-    """The module to hook for each residual block of ``model``: block name -> module name
-    (``"layer1.0" -> "layer1.0.bn2"`` for ``"bn2_relu"``, the block itself for ``"block"``), in
-    forward order; ``where`` is one of :data:`LAYER_CHOICES`."""
+    """The module to hook for each layer Mapper reads (see :data:`LAYER_CHOICES`): layer name ->
+    module name, in forward order. A ResNet gives one layer per residual block (``"layer1.0" ->
+    "layer1.0.bn2"`` for ``"bn2_relu"``, the block itself for ``"block"``); the fast network one
+    per BatchNorm-and-GELU stage (``"group1.1" -> "group1.act1"``) or per group (``"group1"``)."""
     if where not in LAYER_CHOICES:
         raise ValueError(f"unknown layer choice {where!r}; expected one of {LAYER_CHOICES}")
     blocks = [name for name, module in model.named_modules() if isinstance(module, BasicBlock)]
-    if not blocks:
-        raise ValueError(f"{type(model).__name__} has no residual blocks")
-    return {name: f"{name}.bn2" if where == "bn2_relu" else name for name in blocks}
+    groups = [name for name, module in model.named_modules() if isinstance(module, ConvGroup)]
+    if blocks:
+        return {name: f"{name}.bn2" if where == "bn2_relu" else name for name in blocks}
+    if groups and where == "block":
+        return {name: name for name in groups}
+    if groups:
+        return {f"{name}.{stage}": f"{name}.act{stage}" for name in groups for stage in (1, 2)}
+    raise ValueError(f"{type(model).__name__} has neither residual blocks nor convolution groups")
 
 
 def layer_clouds(model: nn.Module, images: np.ndarray, where: str = "bn2_relu", seed: int = 0,
@@ -137,12 +147,12 @@ def layer_clouds(model: nn.Module, images: np.ndarray, where: str = "bn2_relu", 
     """P2's Mapper point clouds: for every residual block (name -> (N, C) float32, in depth
     order), the channel vector of each image (N, C, H, W) at one random interior position
     (:func:`helpers.activations.point_clouds`, ``"random_interior"``), read where
-    :func:`block_layers` says. For ``"bn2_relu"`` the hooked BatchNorm output goes through ReLU
-    here: ReLU acts on each entry, so taking it after choosing the position is the same."""
+    :func:`block_layers` says. A hooked ResNet ``bn2`` output goes through ReLU here: ReLU acts
+    on each entry, so taking it after choosing the position is the same."""
     hooked = block_layers(model, where)
     clouds = activations.point_clouds(model, images, list(hooked.values()), "random_interior", seed=seed,
                                       device=device)
-    return {block: np.maximum(clouds[module], 0) if where == "bn2_relu" else clouds[module]
+    return {block: np.maximum(clouds[module], 0) if module.endswith(".bn2") else clouds[module]
             for block, module in hooked.items()}
 
 

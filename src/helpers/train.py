@@ -60,8 +60,10 @@ class TrainConfig:
 
     ``optimiser`` is ``"adam"`` or ``"sgd"`` (momentum 0.9, Nesterov); ``schedule`` is
     ``"constant"`` or ``"one_cycle"`` (the learning rate rises to ``learning_rate`` over the
-    first 25% of ``max_steps`` and anneals to zero); ``augment`` pads by 4 pixels, crops back at
-    a random offset and flips horizontally at random (the standard CIFAR augmentation).
+    first 25% of ``max_steps`` and anneals to zero); ``augment`` pads by ``augment_padding``
+    pixels (4: the standard CIFAR augmentation), crops back at a random offset and flips
+    horizontally at random; ``label_smoothing`` mixes that share of the uniform distribution
+    into the training targets (0: plain cross-entropy).
     ``channels_last`` trains in PyTorch's channels-last memory format (weights and image
     batches), which its CPU convolutions run faster: the same model, other rounding.
     """
@@ -78,6 +80,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = False
     channels_last: bool = False
+    augment_padding: int = 4
+    label_smoothing: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value, choices in (("optimiser", self.optimiser, OPTIMISERS),
@@ -89,6 +93,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.min_steps <= self.max_steps:
             raise ValueError(f"min_steps must lie in [0, max_steps={self.max_steps}], got {self.min_steps}")
+        if self.augment_padding < 0:
+            raise ValueError(f"augment_padding must be a number of pixels >= 0, got {self.augment_padding}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing}")
 
 
 @dataclass
@@ -194,7 +202,7 @@ def uses_narrow_convolutions(model: nn.Module) -> bool:
     return any(m.out_channels < NARROWEST_ONEDNN_CHANNELS for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
-def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = TrainConfig(),
+def fit(model: nn.Module, train: Examples, val: Examples | None, config: TrainConfig = TrainConfig(),
         device: str = "auto", progress: bool = True, snapshot_steps: Sequence[int] = ()) -> History:
     """Train ``model`` in place with early stopping on the ``val`` loss (see :func:`_fit`).
 
@@ -205,13 +213,15 @@ def fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig = 
         return _fit(model, train, val, config, device, progress, snapshot_steps)
 
 
-def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
+def _fit(model: nn.Module, train: Examples, val: Examples | None, config: TrainConfig,
          device: str, progress: bool, snapshot_steps: Sequence[int]) -> History:
     """Train ``model`` in place with early stopping on the ``val`` loss.
 
     Runs at most ``config.max_steps`` steps, checks the validation loss every
     ``config.eval_every`` steps, stops after ``config.patience`` checks without improvement, and
-    restores the weights of the best check. ``config.seed`` fixes the batch order, augmentation
+    restores the weights of the best check. Without ``val`` (``None``) it runs all
+    ``config.max_steps`` steps and keeps the last weights; the checks then record the training
+    loss only (validation loss and accuracy ``nan``). ``config.seed`` fixes the batch order, augmentation
     and dropout: with the same initial weights the result is the same on a given device.
     ``snapshot_steps`` lists steps (0 = before training) whose weights are kept in
     ``History.snapshots``; steps after an early stop are simply absent.
@@ -234,10 +244,10 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
     for step in range(1, config.max_steps + 1):
         images, topo, labels = next(batches)
         if config.augment:
-            images = crop_and_flip(images, augmentation)
+            images = crop_and_flip(images, augmentation, config.augment_padding)
         images = _memory_format(images, config.channels_last)
         optimiser.zero_grad()
-        loss = nn.functional.cross_entropy(model(images, topo), labels)
+        loss = nn.functional.cross_entropy(model(images, topo), labels, label_smoothing=config.label_smoothing)
         loss.backward()
         optimiser.step()
         if scheduler is not None:
@@ -248,7 +258,8 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
         bar.update()
         if step % config.eval_every and step != config.max_steps:
             continue
-        val_loss, val_accuracy = _evaluate_loss(model, val, target, config.channels_last)
+        val_loss, val_accuracy = (float("nan"),) * 2 if val is None else _evaluate_loss(
+            model, val, target, config.channels_last)
         model.train()
         history.steps.append(step)
         history.train_loss.append(running / seen)
@@ -256,7 +267,7 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
         history.val_accuracy.append(val_accuracy)
         running, seen = 0.0, 0
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_accuracy:.3f}")
-        if val_loss < best_loss:
+        if val is None or val_loss < best_loss:
             best_loss, history.best_step, checks_without_gain = val_loss, step, 0
             best_state = copy.deepcopy(model.state_dict())
         else:
@@ -272,14 +283,24 @@ def _fit(model: nn.Module, train: Examples, val: Examples, config: TrainConfig,
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, examples: Examples, device: str = "auto", channels_last: bool = False) -> np.ndarray:
+def predict_proba(model: nn.Module, examples: Examples, device: str = "auto", channels_last: bool = False,
+                  flips: bool = False) -> np.ndarray:
     """Class probabilities (N, n_classes) of ``model`` in evaluation mode; ``channels_last``
-    runs it in that memory format (faster on CPUs; the model is left in the default format)."""
+    runs it in that memory format (faster on CPUs; the model is left in the default format);
+    ``flips`` averages the logits of each image and its left-right mirror (test-time
+    augmentation)."""
     target = pick_device(device)
     model.to(target).eval()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    chunks = [torch.softmax(model(_memory_format(images, channels_last), topo), 1).cpu()
+
+    def logits(images: torch.Tensor, topo: torch.Tensor | None) -> torch.Tensor:
+        images = _memory_format(images, channels_last)
+        if not flips:
+            return model(images, topo)
+        return (model(images, topo) + model(images.flip(3), topo)) / 2
+
+    chunks = [torch.softmax(logits(images, topo), 1).cpu()
               for images, topo, _ in _batches(examples, EVAL_BATCH[channels_last], target)]
     model.to(memory_format=torch.contiguous_format)
     return torch.cat(chunks).numpy()
