@@ -118,3 +118,10 @@ def test_protocol_survives_the_manifest_and_names_seeds_it_did_not_train(tmp_pat
         recorded.require_seeds([1, 2])
     with pytest.raises(ValueError, match="unknown architecture 'vgg'"):
         cifar_networks.Protocol({}, "vgg", 4, (0,), TINY)
+
+
+def test_sample_is_stratified_and_names_a_bad_split(digits):
+    images, labels = digits.sample("test", 20, seed=1)
+    assert images.shape == (20, 1, 32, 32) and np.bincount(labels, minlength=10).tolist() == [2] * 10
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        digits.sample("dev", 5, seed=0)

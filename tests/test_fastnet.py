@@ -46,3 +46,15 @@ def test_network_names_bad_whitening_filters_and_width():
         FastCifarNet(4, in_channels=1, whitening=torch.zeros(24, 3, 2, 2))
     with pytest.raises(ValueError, match="width must be a positive number of channels, got 0"):
         FastCifarNet(0)
+
+
+def test_whitening_sees_images_of_every_class_when_the_data_are_stored_class_by_class():
+    # 6,000 images stored in two blocks: 5,000 dark ones, then 1,000 bright ones
+    images = np.concatenate([np.zeros((5000, 1, 4, 4)), np.ones((1000, 1, 4, 4))]).astype(np.float32)
+    images += np.random.default_rng(0).normal(0, 0.01, images.shape).astype(np.float32)
+    torch.manual_seed(0)
+    model = fast_cifar_net(images, width=2)
+    standardised = (images - images.mean()) / images.std()
+    responses = torch.nn.functional.conv2d(torch.from_numpy(standardised), model.whiten.weight[:4])
+    # fitted to both blocks, the strongest whitened direction has unit variance over all images
+    assert responses.permute(1, 0, 2, 3).reshape(4, -1).var(1).max() < 1.5

@@ -74,6 +74,15 @@ class NetworkData:
         """Per-channel standard deviation of the training images (what the network divides by)."""
         return [float(v) for v in self.images["train"].std(axis=(0, 2, 3))]
 
+    def sample(self, split: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """A stratified random sample of ``n`` images of ``split`` and their labels:
+        ``((n, C, 32, 32), (n,))``, in the split's order. (The splits keep the order of the data
+        set's files, which may be class by class: take a sample, not the first ``n``.)"""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        keep = datasets.stratified_indices(self.labels[split], n, seed)
+        return self.images[split][keep], self.labels[split][keep]
+
     def examples(self, split: str) -> Examples | None:
         """The images and labels of ``split`` as training-loop input (``None`` for an empty
         validation split)."""

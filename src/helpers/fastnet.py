@@ -31,7 +31,7 @@ LOGIT_SCALE = 1 / 9
 WHITENING_EPS = 5e-4
 """Added to the patch covariance's eigenvalues before they are inverted."""
 WHITENING_IMAGES = 5000
-"""Training images (the first ones) whose patches the whitening filters are fitted to."""
+"""Training images (a fixed random subset) whose patches the whitening filters are fitted to."""
 
 
 class ConvGroup(nn.Module):
@@ -114,10 +114,12 @@ class FastCifarNet(nn.Module):
 def fast_cifar_net(images: np.ndarray, width: int = 32, n_classes: int = 10) -> FastCifarNet:
     """A :class:`FastCifarNet` for training images ``images`` ((N, C, H, W) float32 in [0, 1]):
     their channel means and standard deviations standardise the input, and the whitening
-    filters are fitted to the first :data:`WHITENING_IMAGES` of them, standardised. Its other
+    filters are fitted to :data:`WHITENING_IMAGES` of them (drawn at random with a fixed seed, so
+    that a data set stored class by class gives patches of every class), standardised. Its other
     weights come from torch's generator (seed it first)."""
     images = np.asarray(images, dtype=np.float32)
     mean, std = images.mean(axis=(0, 2, 3)), images.std(axis=(0, 2, 3))
-    standardised = (images[:WHITENING_IMAGES] - mean[None, :, None, None]) / std[None, :, None, None]
+    chosen = np.random.default_rng(0).choice(len(images), size=min(WHITENING_IMAGES, len(images)), replace=False)
+    standardised = (images[np.sort(chosen)] - mean[None, :, None, None]) / std[None, :, None, None]
     return FastCifarNet(width, images.shape[1], n_classes, whitening_weights(standardised),
                         [float(v) for v in mean], [float(v) for v in std])
