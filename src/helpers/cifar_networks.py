@@ -14,7 +14,6 @@ data configuration, its architecture, width and seed and the training settings
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,13 +234,6 @@ class Protocol:
     def prepare(self) -> NetworkData:
         """The data the networks were trained and tested on (:func:`prepare`)."""
         return prepare(**self.data_options)
-
-    def require_seeds(self, seeds: Sequence[int]) -> None:
-        """Raise ``ValueError`` naming the ``seeds`` this protocol did not train."""
-        missing = [seed for seed in seeds if seed not in self.seeds]
-        if missing:
-            raise ValueError(f"seeds {missing} were not trained by chapter 4 in this profile (it trained "
-                             f"{list(self.seeds)}): add them to chapter 4's `seeds` and run it again")
 
 
 PROTOCOL_CHAPTER = "04_layer_persistence_distances"

@@ -34,6 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .activations import linear_cka, matching_share, remove_principal_components, removed_components
@@ -253,7 +254,8 @@ def probe_accuracy(points: np.ndarray, labels: np.ndarray, folds: int = 5, seed:
         raise ValueError(f"need an (N, D) cloud and (N,) labels, got shapes {cloud.shape} and {classes.shape}")
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(probe, cloud, classes, cv=split, scoring="accuracy").mean())
+    with threadpool_limits(1):  # problems this small run about ten times slower on several BLAS threads
+        return float(cross_val_score(probe, cloud, classes, cv=split, scoring="accuracy").mean())
 
 
 def principal_component_sensitivity(points: np.ndarray, removed: Sequence[int], labels: np.ndarray | None = None,
