@@ -144,8 +144,8 @@ def block_layers(model: nn.Module, where: str = "bn2_relu") -> dict[str, str]:
 
 def layer_clouds(model: nn.Module, images: np.ndarray, where: str = "bn2_relu", seed: int = 0,
                  device: str = "cpu") -> dict[str, np.ndarray]:
-    """P2's Mapper point clouds: for every residual block (name -> (N, C) float32, in depth
-    order), the channel vector of each image (N, C, H, W) at one random interior position
+    """P2's Mapper point clouds: for every layer of :func:`block_layers` (name -> (N, C)
+    float32, in depth order), the channel vector of each image (N, C, H, W) at one random interior position
     (:func:`helpers.activations.point_clouds`, ``"random_interior"``), read where
     :func:`block_layers` says. A hooked ResNet ``bn2`` output goes through ReLU here: ReLU acts
     on each entry, so taking it after choosing the position is the same."""
