@@ -122,3 +122,10 @@ def test_sample_is_stratified_and_names_a_bad_split(digits):
     assert images.shape == (20, 1, 32, 32) and np.bincount(labels, minlength=10).tolist() == [2] * 10
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         digits.sample("dev", 5, seed=0)
+
+
+def test_the_fast_networks_of_every_seed_share_one_fitted_input(digits):
+    first, other = (cifar_networks.untrained_network(digits, s, 4, "fast") for s in (0, 1))
+    assert digits.fast_input is digits.fast_input  # computed once per data set
+    assert torch.equal(first.whiten.weight, other.whiten.weight)
+    assert torch.equal(first.whiten.weight, digits.fast_input[2])

@@ -15,6 +15,7 @@ data configuration, its architecture, width and seed and the training settings
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from torch import nn
 from . import data as datasets
 from . import manifest
 from .cache import ArtifactCache
-from .fastnet import fast_cifar_net
+from .fastnet import FastCifarNet, fitted_input
 from .models import count_parameters
 from .resnet import resnet18
 from .train import Examples, History, TrainConfig, fit, predict_proba
@@ -72,6 +73,13 @@ class NetworkData:
     def channel_std(self) -> list[float]:
         """Per-channel standard deviation of the training images (what the network divides by)."""
         return [float(v) for v in self.images["train"].std(axis=(0, 2, 3))]
+
+    @cached_property
+    def fast_input(self) -> tuple[list[float], list[float], torch.Tensor]:
+        """The fast network's input fitted to the training images (channel means, standard
+        deviations, whitening filters: :func:`helpers.fastnet.fitted_input`), computed once and
+        shared by every seed's network."""
+        return fitted_input(self.images["train"])
 
     def sample(self, split: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """A stratified random sample of ``n`` images of ``split`` and their labels:
@@ -155,7 +163,8 @@ def untrained_network(data: NetworkData, seed: int, width: int, architecture: st
     _check_architecture(architecture)
     torch.manual_seed(seed)
     if architecture == "fast":
-        return fast_cifar_net(data.images["train"], width, len(data.class_names)).eval()
+        mean, std, whitening = data.fast_input
+        return FastCifarNet(width, data.channels, len(data.class_names), whitening, mean, std).eval()
     return resnet18(width, in_channels=data.channels, n_classes=len(data.class_names),
                     image_mean=data.channel_mean, image_std=data.channel_std).eval()
 

@@ -111,15 +111,22 @@ class FastCifarNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1)) * LOGIT_SCALE
 
 
-def fast_cifar_net(images: np.ndarray, width: int = 32, n_classes: int = 10) -> FastCifarNet:
-    """A :class:`FastCifarNet` for training images ``images`` ((N, C, H, W) float32 in [0, 1]):
-    their channel means and standard deviations standardise the input, and the whitening
-    filters are fitted to :data:`WHITENING_IMAGES` of them (drawn at random with a fixed seed, so
-    that a data set stored class by class gives patches of every class), standardised. Its other
-    weights come from torch's generator (seed it first)."""
+def fitted_input(images: np.ndarray) -> tuple[list[float], list[float], torch.Tensor]:
+    """The part of a :class:`FastCifarNet` fitted to its training images ``images`` ((N, C, H, W)
+    float32 in [0, 1]): their channel means and standard deviations (C values each), which
+    standardise the input, and the whitening filters (:func:`whitening_weights`) of
+    :data:`WHITENING_IMAGES` of them, standardised (drawn at random with a fixed seed, so that a
+    data set stored class by class gives patches of every class). The same for every seed."""
     images = np.asarray(images, dtype=np.float32)
     mean, std = images.mean(axis=(0, 2, 3)), images.std(axis=(0, 2, 3))
     chosen = np.random.default_rng(0).choice(len(images), size=min(WHITENING_IMAGES, len(images)), replace=False)
     standardised = (images[np.sort(chosen)] - mean[None, :, None, None]) / std[None, :, None, None]
-    return FastCifarNet(width, images.shape[1], n_classes, whitening_weights(standardised),
-                        [float(v) for v in mean], [float(v) for v in std])
+    return [float(v) for v in mean], [float(v) for v in std], whitening_weights(standardised)
+
+
+def fast_cifar_net(images: np.ndarray, width: int = 32, n_classes: int = 10) -> FastCifarNet:
+    """A :class:`FastCifarNet` for training images ``images`` ((N, C, H, W) float32 in [0, 1]),
+    with the input :func:`fitted_input` gives. Its other weights come from torch's generator
+    (seed it first)."""
+    mean, std, whitening = fitted_input(images)
+    return FastCifarNet(width, np.shape(images)[1], n_classes, whitening, mean, std)
