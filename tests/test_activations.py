@@ -184,3 +184,20 @@ def test_layer_matching_shares():
     assert activations.matching_share(shifted, tolerance=1) == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="square"):
         activations.matching_share(np.zeros((2, 3)))
+
+
+def test_bottom_removal_keeps_the_distances_of_p2s_rank_c_minus_k_projection():
+    """P2's sensitivity test projects the (c, N) activation matrix onto its top c - k left
+    singular vectors (uncentred). On a centred cloud that is our bottom-k removal, up to a
+    rotation: the pairwise distances, hence the Rips diagrams, agree."""
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(3)
+    cloud = rng.normal(size=(60, 8)) * np.array([5, 4, 3, 2, 1, 0.5, 0.2, 0.1])
+    cloud -= cloud.mean(0)
+    for k in (1, 3, 5):
+        matrix = cloud.T  # (c, N), P2's layout
+        left, _, _ = np.linalg.svd(matrix, full_matrices=False)
+        p2_projection = (left[:, : 8 - k].T @ matrix).T  # (N, c - k)
+        ours = activations.remove_principal_components(cloud, k, "bottom")
+        np.testing.assert_allclose(pdist(ours), pdist(p2_projection), rtol=1e-4, atol=1e-5)
