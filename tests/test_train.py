@@ -146,6 +146,22 @@ def test_training_without_validation_runs_every_step_and_keeps_the_last_weights(
     assert np.all(np.isnan(history.val_loss)) and np.all(np.isfinite(history.train_loss))
 
 
+def test_bfloat16_training_learns_keeps_float32_weights_and_changes_only_the_rounding():
+    def train(precision):
+        torch.manual_seed(0)
+        model = build_model("cnn", image_shape=(1, 12, 12), topo_shape=None, n_classes=2)
+        fit(model, separable_examples(256, 0), None, TrainConfig(max_steps=40, eval_every=10, precision=precision),
+            device="cpu", progress=False)
+        return model
+    half, full = train("bfloat16"), train("float32")
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    probabilities = predict_proba(half, separable_examples(128, 2), device="cpu")
+    assert classification_metrics(separable_examples(128, 2).labels, probabilities)["accuracy"] > 0.9
+    assert not all(torch.equal(a, b) for a, b in zip(half.parameters(), full.parameters()))
+    with pytest.raises(ValueError, match=r"unknown precision 'float16'; expected one of \('float32', 'bfloat16'\)"):
+        TrainConfig(precision="float16")
+
+
 def test_label_smoothing_and_padding_are_checked():
     with pytest.raises(ValueError, match=r"label_smoothing must lie in \[0, 1\), got 1.0"):
         TrainConfig(label_smoothing=1.0)
