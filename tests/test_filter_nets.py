@@ -32,6 +32,20 @@ def test_model_shapes_and_layers():
     assert model(torch.zeros(2, 1, 28, 28), None).shape == (2, 10)
     assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
     assert model.conv1.weight.shape == (64, 1, 3, 3) and model.conv2.weight.shape == (16, 64, 3, 3)
+    colour = filter_nets.FilterCNN(in_channels=3)
+    assert colour(torch.zeros(2, 3, 28, 28)).shape == (2, 10) and colour.conv1.weight.shape == (64, 3, 3, 3)
+
+
+def test_accuracy_counts_right_answers_in_any_batch_size():
+    task = tiny_task()
+    torch.manual_seed(0)
+    model = filter_nets.FilterCNN()
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(task.test.images)).argmax(1).numpy()
+    expected = float(np.mean(predicted == task.test.labels))
+    for batch_size in (1, 7, 64):
+        assert filter_nets.accuracy(model, task.test, "cpu", batch_size) == pytest.approx(expected)
+    assert np.isnan(filter_nets.accuracy(model, None))
 
 
 @pytest.mark.parametrize("kind", ["circle", "klein"])
@@ -186,10 +200,113 @@ def test_pooled_filters_keep_their_network_and_index():
     rng = np.random.default_rng(0)
     records = [{"weights": {"conv1": rng.normal(size=(10, 1, 3, 3))}, "checkpoints": {}} for _ in range(2)]
     space = filter_nets.pooled_space(records, "conv1", drop_fraction=0.2)
-    assert space.origin.shape == (16, 2) and sorted(set(space.origin[:, 0])) == [0, 1]
+    assert space.origin.shape == (16, 3) and sorted(set(space.origin[:, 0])) == [0, 1]
+    assert np.all(space.origin[:, 2] == 0)
     first = space.origin[0]
     expected = filters.filter_space(records[first[0]]["weights"]["conv1"][:, 0], 0.2).points[0]
     np.testing.assert_allclose(space.points[0], expected)
     assert np.all(np.isin(space.origin[:, 1], np.arange(10)))
     core = filter_nets.pooled_core(records, "conv1", None, 0.2, 50, 0.2)
     assert core.shape == (8, 8)
+
+
+def colour_record(n_filters=4, seed=0):
+    """A record of a colour first layer: filter i of channel c is (c + 1) times the edge
+    x cos t + y sin t at t = (i + c / 3) pi / n_filters; the same weights at checkpoint 0."""
+    grid = np.array([-1.0, 0.0, 1.0])
+    x, y = np.meshgrid(grid, -grid)
+    angles = (np.arange(n_filters)[:, None] + np.arange(3)[None, :] / 3) * np.pi / n_filters  # (filter, channel)
+    scale = np.arange(1, 4)[None, :, None, None]
+    weight = scale * (np.cos(angles)[..., None, None] * x + np.sin(angles)[..., None, None] * y)
+    weights = {"conv1": weight, "conv2": np.random.default_rng(seed).normal(size=(2, n_filters, 3, 3))}
+    return {"weights": weights, "checkpoints": {0: {"weights": weights, "test_accuracy": 0.1}}}
+
+
+def test_a_colour_first_layer_is_split_into_one_filter_space_per_channel():
+    records = [colour_record(seed=0), colour_record(seed=1)]
+    assert records[0]["weights"]["conv1"].shape == (4, 3, 3, 3)
+    for channel in range(3):
+        cut = filter_nets.channel_records(records, channel)
+        assert cut[0]["weights"]["conv1"].shape == (4, 1, 3, 3) and cut[0]["channel"] == channel
+        assert cut[0]["checkpoints"][0]["weights"]["conv1"].shape == (4, 1, 3, 3)
+        np.testing.assert_array_equal(cut[1]["weights"]["conv1"][:, 0], records[1]["weights"]["conv1"][:, channel])
+        assert cut[0]["weights"]["conv2"] is records[0]["weights"]["conv2"]
+        space = filter_nets.pooled_space(cut, "conv1", drop_fraction=0.0)
+        np.testing.assert_array_equal(space.origin, [[n, i, channel] for n in range(2) for i in range(4)])
+        # every point is the edge it was built as: on the primary circle at its own angle
+        np.testing.assert_allclose(filters.distance_to_primary_circle(space.points), 0.0, atol=1e-6)
+        np.testing.assert_allclose(filters.circle_angles(space.points), np.tile((np.arange(4) + channel / 3) * np.pi / 4, 2),
+                                   atol=1e-6)
+    # the input records are untouched, and their unsplit pool names every channel
+    assert records[0]["weights"]["conv1"].shape == (4, 3, 3, 3)
+    whole = filter_nets.pooled_space(records[:1], "conv1", drop_fraction=0.0)
+    np.testing.assert_array_equal(whole.origin, [[0, i, c] for i in range(4) for c in range(3)])
+
+
+def test_filter_views_split_colour_tasks_and_keep_grey_ones_whole():
+    grey = [{"weights": {"conv1": np.ones((4, 1, 3, 3)), "conv2": np.ones((2, 4, 3, 3))}, "checkpoints": {}}] * 3
+    views = filter_nets.filter_views({"mnist": grey, "cifar10": [colour_record(), colour_record(seed=1)]}, 1)
+    assert list(views) == [("mnist", "conv1"), ("mnist", "conv2"), ("cifar10 (red)", "conv1"),
+                           ("cifar10 (green)", "conv1"), ("cifar10 (blue)", "conv1"), ("cifar10", "conv2")]
+    assert len(views["mnist", "conv1"]) == 3 and len(views["mnist", "conv2"]) == 1
+    assert views["cifar10 (blue)", "conv1"][1]["channel"] == 2
+    with pytest.raises(ValueError, match="2 input channels; expected 1 or 3"):
+        filter_nets.filter_views({"odd": [{"weights": {"conv1": np.ones((4, 2, 3, 3))}}]}, 1)
+
+
+def test_bad_channels_and_zoo_settings_are_refused():
+    with pytest.raises(ValueError, match=r"channel=3: expected an input channel of conv1, an integer in 0\.\.2"):
+        filter_nets.channel_records([colour_record()], 3)
+    with pytest.raises(ValueError, match="already cut to channel 0"):
+        filter_nets.channel_records(filter_nets.channel_records([colour_record()], 0), 0)
+    with pytest.raises(ValueError, match="task 'cifar10', which is not trained"):
+        filter_nets.zoo_grids(["mnist"], [100], [0, 1], {"cifar10": {"n_seeds": 1}})
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['init'\] for task 'mnist'"):
+        filter_nets.zoo_grids(["mnist"], [100], [0, 1], {"mnist": {"init": "circle"}})
+    with pytest.raises(ValueError, match="n_seeds=3 for task 'mnist': expected 1 to 2"):
+        filter_nets.zoo_grids(["mnist"], [100], [0, 1], {"mnist": {"n_seeds": 3}})
+
+
+def test_zoo_grids_apply_each_task_s_overrides():
+    overrides = {"cifar10": {"n_seeds": 2, "learning_rate": 0.01, "max_steps": 40, "snapshot_steps": [0, 40]}}
+    grids = filter_nets.zoo_grids(["mnist", "cifar10"], [100, 200], [0, 1, 2], overrides,
+                                  max_steps=20, learning_rate=0.003, snapshot_steps=(0, 20))
+    assert [(s.n_train, s.seed) for s in grids["mnist"]] == [(n, s) for n in (100, 200) for s in (0, 1, 2)]
+    assert [(s.n_train, s.seed) for s in grids["cifar10"]] == [(n, s) for n in (100, 200) for s in (0, 1)]
+    assert {s.learning_rate for s in grids["mnist"]} == {0.003} and {s.learning_rate for s in grids["cifar10"]} == {0.01}
+    assert {s.max_steps for s in grids["mnist"]} == {20} and {s.max_steps for s in grids["cifar10"]} == {40}
+    assert grids["cifar10"][0].snapshot_steps == (0, 40) and overrides["cifar10"]["n_seeds"] == 2
+
+
+def fake_cifar(calls):
+    """A stand-in for :func:`helpers.data.load` serving 32x32 colour images (grey when asked)."""
+    from helpers import data
+
+    def load(name, split, n=None, seed=0, **options):
+        calls.append((name, split, options))
+        n = n or 60
+        rng = np.random.default_rng(seed)
+        images = rng.uniform(size=(n, 3, 32, 32)).astype(np.float32)
+        if options.get("grayscale"):
+            images = data.to_grayscale(images)
+        return data.Dataset(name, split, images, (np.arange(n) % 10).astype(np.int64), tuple("abcdefghij"), None,
+                            f"fake {name} {split}")
+    return load
+
+
+def test_the_colour_task_keeps_three_channels_at_28_pixels(monkeypatch):
+    calls = []
+    monkeypatch.setattr(filter_nets.datasets, "load", fake_cifar(calls))
+    task = filter_nets.prepare_task("cifar10", n_pool=40, n_val=20, n_test=30)
+    assert task.pool.images.shape == (40, 3, 28, 28) and task.val.images.shape == (20, 3, 28, 28)
+    assert task.test.images.shape == (30, 3, 28, 28) and task.pool.images.dtype == np.float32
+    assert calls == [("cifar10", "train", {"grayscale": False}), ("cifar10", "test", {"grayscale": False})]
+    assert task.description["options"] == {"grayscale": False} and task.description["image_size"] == 28
+    grey = filter_nets.prepare_task("cifar10-gray", n_pool=40, n_val=20, n_test=30)
+    assert grey.pool.images.shape == (40, 1, 28, 28) and calls[-1] == ("cifar10", "test", {"grayscale": True})
+    assert grey.description != task.description
+
+
+def test_unknown_tasks_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"unknown task 'cifar100'; expected one of \('mnist', 'digits', 'cifar10', 'cifar10-gray'\)"):
+        filter_nets.prepare_task("cifar100", n_pool=40, n_val=20, n_test=30)

@@ -4,41 +4,52 @@
 (``conv2``, "the deeper layer"); :func:`train_network` trains one network described by a
 :class:`NetworkSpec` with :func:`helpers.train.fit`, keeps the convolution weights at chosen
 steps (checkpoints), evaluates it on the training subset, the test set and a domain-shift set,
-and caches the result with :class:`helpers.cache.ArtifactCache`.
+and caches the result with :class:`helpers.cache.ArtifactCache`; :func:`train_networks` trains
+the missing networks of a list in parallel processes. The tasks (:data:`TASKS`) include CIFAR-10
+in colour, whose first-layer filters are 3x3x3: :func:`channel_records` takes one colour channel
+of them, so that each channel's 3x3 filters are pooled and analysed on their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import data as datasets
 from .cache import ArtifactCache
 from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Effect, correlation_effect, paired_effect
 from .filters import (PRESENT, CircleStatistics, FilterSpace, circle_statistics, core_statistics, density_core, density_k,
                       distance_to_primary_circle, filter_bank, filter_space, spatial_filters)
-from .train import Examples, TrainConfig, fit, predict_proba
+from .train import Examples, TrainConfig, fit, pick_device
 
 INITIALISATIONS = ("standard", "circle", "klein")
 STANDARD, RANDOM_FIXED = "standard", "random (fixed)"
 IMAGE_SIZE = 28
 #: MNIST's digits fill a 20x20 box centred in the 28x28 frame; a shift set is framed the same way.
 DIGIT_BOX = 20
-#: Options passed to :func:`helpers.data.load` for each data set this chapter trains on.
-DATASET_OPTIONS = {"cifar10": {"grayscale": True}}
+#: The tasks this chapter trains on: name -> (data set of :func:`helpers.data.load`, its options).
+TASKS: dict[str, tuple[str, dict[str, object]]] = {
+    "mnist": ("mnist", {}), "digits": ("digits", {}),
+    "cifar10": ("cifar10", {"grayscale": False}), "cifar10-gray": ("cifar10", {"grayscale": True})}
+#: Names of the input channels of a colour image, in order.
+COLOUR_CHANNELS = ("red", "green", "blue")
 CONV_LAYERS = ("conv1", "conv2")
+#: Images per forward pass when measuring accuracy: small batches keep a network's activations in
+#: the processor's cache (much faster on one CPU thread than batches of hundreds).
+EVAL_BATCH = 64
 
 
 class FilterCNN(nn.Module):
     """(N, C, H, W) -> logits (N, n_classes): conv1 (``n_filters`` 3x3) - ReLU - max-pool 2 -
     conv2 (``n_deep`` 3x3) - ReLU - max-pool 2 - average-pool to 4x4 - linear. Called as
-    ``model(image, topo)`` like every model of the book; ``topo`` is ignored."""
+    ``model(image, topo)`` like every model of the book; ``topo`` is ignored. The weights are kept
+    channels-last, so activations are too: on the CPU, max-pooling is about ten times faster so."""
 
     def __init__(self, in_channels: int = 1, n_filters: int = 64, n_deep: int = 16, n_classes: int = 10) -> None:
         super().__init__()
@@ -46,6 +57,7 @@ class FilterCNN(nn.Module):
         self.conv2 = nn.Conv2d(n_filters, n_deep, 3, padding=1)
         self.body = nn.Sequential(self.conv1, nn.ReLU(), nn.MaxPool2d(2), self.conv2, nn.ReLU(), nn.MaxPool2d(2),
                                   nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(n_deep * 16, n_classes))
+        self.to(memory_format=torch.channels_last)
 
     def forward(self, image: torch.Tensor, topo: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(image)
@@ -113,7 +125,8 @@ def framed_like_mnist(images: np.ndarray, box: int = DIGIT_BOX, size: int = IMAG
 
 def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | None, shift: str | None = None,
                  seed: int = 0) -> FilterTask:
-    """Load ``dataset`` (``mnist``, ``cifar10`` in grayscale, ``digits``, ...) resized to 28x28.
+    """Load the task ``dataset`` (one of :data:`TASKS`: ``mnist``, ``digits``, ``cifar10`` in
+    colour, 3 channels, or ``cifar10-gray``) with its images resized to 28x28.
 
     The training split (a stratified subsample of ``n_pool + n_val`` when ``n_pool`` is given) is
     split stratified into ``val`` (``n_val`` images) and the ``pool``; ``test`` is a stratified
@@ -121,10 +134,12 @@ def prepare_task(dataset: str, n_pool: int | None, n_val: int, n_test: int | Non
     train and test splits together, framed like MNIST (:func:`framed_like_mnist`), form the
     domain-shift set.
     """
-    options = DATASET_OPTIONS.get(dataset, {})
+    if dataset not in TASKS:
+        raise ValueError(f"unknown task {dataset!r}; expected one of {tuple(TASKS)}")
+    source, options = TASKS[dataset]
     n_train_split = None if n_pool is None else n_pool + n_val
-    train = datasets.load(dataset, "train", n=n_train_split, seed=seed, **options)
-    test = datasets.load(dataset, "test", n=n_test, seed=seed, **options)
+    train = datasets.load(source, "train", n=n_train_split, seed=seed, **options)
+    test = datasets.load(source, "test", n=n_test, seed=seed, **options)
     if n_val >= len(train):
         raise ValueError(f"n_val={n_val} leaves no training images out of {len(train)}")
     val_index = datasets.stratified_indices(train.labels, n_val, seed)
@@ -178,10 +193,20 @@ class NetworkSpec:
         return f"{self.init} ({'trainable' if self.trainable_init else 'fixed'})"
 
 
-def _accuracy(model: nn.Module, examples: Examples | None, device: str) -> float:
+def accuracy(model: nn.Module, examples: Examples | None, device: str = "auto", batch_size: int = EVAL_BATCH) -> float:
+    """Share of ``examples`` that ``model`` (evaluation mode) classifies right, in batches of
+    ``batch_size``; NaN when ``examples`` is None."""
     if examples is None:
         return float("nan")
-    return float(np.mean(predict_proba(model, examples, device).argmax(1) == examples.labels))
+    target = pick_device(device)
+    model.to(target).eval()
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(examples), batch_size):
+            images = torch.tensor(examples.images[start:start + batch_size], device=target)
+            predicted = model(images).argmax(1).cpu().numpy()
+            correct += int((predicted == examples.labels[start:start + batch_size]).sum())
+    return correct / len(examples)
 
 
 def _conv_weights(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -204,12 +229,16 @@ def _train(spec: NetworkSpec, task: FilterTask, device: str, progress: bool) -> 
     probe = FilterCNN(in_channels=train.images.shape[1])
     for step, state in sorted(history.snapshots.items()):
         probe.load_state_dict(state)
-        checkpoints[step] = {"weights": _conv_weights(state), "test_accuracy": _accuracy(probe, task.test, device)}
+        checkpoints[step] = {"weights": _conv_weights(state), "test_accuracy": accuracy(probe, task.test, device)}
     final = {name: value.detach().cpu() for name, value in model.state_dict().items()}
     return {"weights": _conv_weights(final), "checkpoints": checkpoints, "best_step": history.best_step,
-            "train_accuracy": _accuracy(model, train, device), "test_accuracy": _accuracy(model, task.test, device),
-            "shift_accuracy": _accuracy(model, task.shift, device), "seconds": history.seconds,
+            "train_accuracy": accuracy(model, train, device), "test_accuracy": accuracy(model, task.test, device),
+            "shift_accuracy": accuracy(model, task.shift, device), "seconds": history.seconds,
             "val_steps": history.steps, "val_accuracy": history.val_accuracy}
+
+
+def _network_key(spec: NetworkSpec, task: FilterTask) -> dict[str, object]:
+    return {"spec": asdict(spec), "task": task.description}
 
 
 def train_network(spec: NetworkSpec, task: FilterTask, cache: ArtifactCache, device: str = "auto",
@@ -221,20 +250,75 @@ def train_network(spec: NetworkSpec, task: FilterTask, cache: ArtifactCache, dev
     ``train_accuracy`` (on its training subset), ``test_accuracy``, ``shift_accuracy`` (NaN
     without a shift set), ``best_step``, ``seconds``, ``val_steps`` and ``val_accuracy``.
     """
-    config = {"spec": asdict(spec), "task": task.description}
-    return cache.get_or_compute("filter-cnn", config, lambda: _train(spec, task, device, progress))
+    return cache.get_or_compute("filter-cnn", _network_key(spec, task), lambda: _train(spec, task, device, progress))
 
 
 def train_networks(specs: Sequence[NetworkSpec], task: FilterTask, cache: ArtifactCache, device: str = "auto",
-                   progress: bool = True) -> list[dict[str, object]]:
-    """:func:`train_network` for each spec, with a progress bar over networks."""
-    return [train_network(spec, task, cache, device) for spec in
-            tqdm(specs, desc=f"{task.name} networks", disable=not progress)]
+                   n_jobs: int = 1, progress: bool = True) -> list[dict[str, object]]:
+    """:func:`train_network` for each spec (same cache entries), with a progress bar over
+    networks; the missing ones are trained in ``n_jobs`` processes of one thread each on the CPU
+    (in this process on an accelerator). The records do not depend on ``n_jobs``."""
+    workers = n_jobs if pick_device(device).type == "cpu" else 1
+    return cache.get_or_compute_many("filter-cnn", [(_network_key(spec, task), partial(_train, spec, task, device, False))
+                                                    for spec in specs], workers, progress, f"{task.name} networks")
 
 
 def spec_grid(n_train: Sequence[int], seeds: Sequence[int], **settings: object) -> list[NetworkSpec]:
     """One :class:`NetworkSpec` per (training-set size, seed), all with the same ``settings``."""
     return [NetworkSpec(n_train=int(size), seed=int(seed), **settings) for size in n_train for seed in seeds]
+
+
+#: What a task's entry of :func:`zoo_grids`' ``overrides`` may change.
+OVERRIDABLE = ("n_seeds", "max_steps", "learning_rate", "batch_size", "snapshot_steps")
+
+
+def zoo_grids(names: Sequence[str], n_train: Sequence[int], seeds: Sequence[int],
+              overrides: dict[str, dict[str, object]] | None = None, **settings: object) -> dict[str, list[NetworkSpec]]:
+    """Each task's zoo, name -> :func:`spec_grid` of ``n_train`` x ``seeds`` with ``settings``,
+    except where ``overrides[name]`` (keys in :data:`OVERRIDABLE`) says otherwise: ``n_seeds``
+    keeps the first that many seeds, the others replace the setting of that name (a list of
+    ``snapshot_steps`` becomes a tuple)."""
+    overrides = overrides or {}
+    for name, changes in overrides.items():
+        if name not in names:
+            raise ValueError(f"overrides name the task {name!r}, which is not trained; tasks: {list(names)}")
+        unknown = sorted(set(changes) - set(OVERRIDABLE))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown} for task {name!r}; expected some of {OVERRIDABLE}")
+        if not 1 <= int(changes.get("n_seeds", len(seeds))) <= len(seeds):
+            raise ValueError(f"n_seeds={changes['n_seeds']!r} for task {name!r}: expected 1 to {len(seeds)}")
+    grids = {}
+    for name in names:
+        changes = dict(overrides.get(name, {}))
+        n_seeds = int(changes.pop("n_seeds", len(seeds)))
+        if "snapshot_steps" in changes:
+            changes["snapshot_steps"] = tuple(int(step) for step in changes["snapshot_steps"])
+        grids[name] = spec_grid(n_train, seeds[:n_seeds], **{**settings, **changes})
+    return grids
+
+
+def filter_views(zoo: dict[str, Sequence[dict[str, object]]],
+                 deep_networks: int) -> dict[tuple[str, str], list[dict[str, object]]]:
+    """The pooled filter spaces the chapter analyses: ``(label, layer)`` -> the records whose
+    filters of ``layer`` are pooled. ``conv1``: every network of the task, labelled by the
+    task's name when its images have one channel, and one view per colour channel of a colour
+    task, labelled e.g. ``"cifar10 (red)"`` (:func:`channel_records`); ``conv2``: the first
+    ``deep_networks`` networks, labelled by the task's name (its spatial filters are per input
+    channel already)."""
+    if deep_networks < 1:
+        raise ValueError(f"deep_networks={deep_networks!r}: expected at least one network")
+    views = {}
+    for name, records in zoo.items():
+        n_channels = records[0]["weights"]["conv1"].shape[1]
+        if n_channels == 1:
+            views[name, "conv1"] = list(records)
+        elif n_channels == len(COLOUR_CHANNELS):
+            for channel, colour in enumerate(COLOUR_CHANNELS):
+                views[f"{name} ({colour})", "conv1"] = channel_records(records, channel)
+        else:
+            raise ValueError(f"task {name!r} has {n_channels} input channels; expected 1 or {len(COLOUR_CHANNELS)}")
+        views[name, "conv2"] = list(records[:deep_networks])
+    return views
 
 
 # ----------------------------------------------------------------------------- filter spaces of networks
@@ -251,6 +335,28 @@ def layer_filters(record: dict[str, object], layer: str, step: int | None = None
     else:
         raise ValueError(f"no checkpoint at step {step}; available: {sorted(record['checkpoints'])}")
     return spatial_filters(weights[layer])
+
+
+def channel_records(records: Sequence[dict[str, object]], channel: int) -> list[dict[str, object]]:
+    """``records`` with the ``conv1`` weights, after training and at every checkpoint, cut to
+    input channel ``channel``: (out, in, 3, 3) -> (out, 1, 3, 3), one colour's 3x3 filters of a
+    first layer on colour images; ``conv2`` and the other keys as they are, and ``channel`` added
+    (the input channel that :func:`pooled_space` gives as each point's provenance)."""
+    out = []
+    for record in records:
+        n_channels = record["weights"]["conv1"].shape[1]
+        if not (isinstance(channel, (int, np.integer)) and 0 <= channel < n_channels):
+            raise ValueError(f"channel={channel!r}: expected an input channel of conv1, an integer in 0..{n_channels - 1}")
+        if "channel" in record:
+            raise ValueError(f"the record is already cut to channel {record['channel']}")
+
+        def cut(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {**weights, "conv1": weights["conv1"][:, channel:channel + 1].copy()}
+
+        checkpoints = {step: {**checkpoint, "weights": cut(checkpoint["weights"])}
+                       for step, checkpoint in record["checkpoints"].items()}
+        out.append({**record, "weights": cut(record["weights"]), "checkpoints": checkpoints, "channel": int(channel)})
+    return out
 
 
 def median_filter_change(records: Sequence[dict[str, object]], layer: str) -> float:
@@ -274,14 +380,23 @@ def not_trained_away(records: Sequence[dict[str, object]], layer: str, minimum: 
             f"{change:.2f} of its initial norm, below the {minimum:.2f} needed to judge what training builds")
 
 
+def _provenance(record: dict[str, object], layer: str, network: int, index: np.ndarray) -> np.ndarray:
+    """``(len(index), 3)`` network, filter (output channel) and input channel of the spatial
+    filters ``index`` of ``layer`` (positions in :func:`layer_filters`)."""
+    n_in = record["weights"][layer].shape[1]
+    channel = index % n_in if "channel" not in record or layer != "conv1" else np.full(len(index), record["channel"])
+    return np.column_stack([np.full(len(index), network), index // n_in, channel])
+
+
 def pooled_space(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
                  drop_fraction: float = 0.1, norm: str = "euclidean") -> FilterSpace:
     """The filter space of ``layer`` pooled over several networks (each network's filters are
-    normalised on their own by ``norm``, then put together); ``origin`` holds each point's
-    network (its position in ``records``) and filter index (spatial filter of that layer)."""
+    normalised on their own by ``norm``, then put together); ``origin`` (m, 3) holds each point's
+    network (its position in ``records``), filter (output channel of ``layer``) and input
+    channel (for records of :func:`channel_records`, the channel they were cut to)."""
     spaces = [filter_space(layer_filters(r, layer, step), drop_fraction, norm) for r in records]
-    origin = np.concatenate([np.column_stack([np.full(s.kept.sum(), network), np.flatnonzero(s.kept)])
-                             for network, s in enumerate(spaces)]).astype(np.int64)
+    origin = np.concatenate([_provenance(record, layer, network, np.flatnonzero(s.kept))
+                             for network, (record, s) in enumerate(zip(records, spaces))]).astype(np.int64)
     return FilterSpace(np.concatenate([s.points for s in spaces]), np.concatenate([s.kept for s in spaces]),
                        np.concatenate([s.contrast for s in spaces]), norm, origin)
 

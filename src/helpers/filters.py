@@ -133,7 +133,8 @@ class FilterSpace:
     """Normalised filters: ``points`` (m, 8) unit vectors (coordinates of the kept filters, see
     :func:`filter_space`); ``kept`` (n,) bool, which input filters were kept; ``contrast`` (n,)
     their norms before normalisation (units of the weights); ``norm`` the normalisation used;
-    ``origin`` (m, 2) int, for pooled spaces the network and the filter index of each point."""
+    ``origin`` (m, 3) int, for pooled spaces the network, filter and input channel of each point
+    (:func:`helpers.filter_nets.pooled_space`)."""
 
     points: np.ndarray
     kept: np.ndarray
