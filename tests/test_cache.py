@@ -164,3 +164,17 @@ def test_ci_keys_its_artifact_cache_by_the_code_hashes_without_fallback():
     digest = subprocess.run([sys.executable, "-S", "-m", "helpers.kinds", "--digest"], capture_output=True,
                             text=True, check=True, env={"PYTHONPATH": str(LIBRARY.parent)}).stdout.strip()
     assert digest == kinds.digest()
+
+
+def test_many_artifacts_are_computed_with_the_requested_threads_in_any_number_of_processes(tmp_path):
+    before = torch.get_num_threads()
+    items = [({"index": index}, lambda index=index: {"index": index, "threads": torch.get_num_threads()})
+             for index in range(3)]
+    here = ArtifactCache("smoke", root=tmp_path / "here").get_or_compute_many("cifar-network", items, threads=2,
+                                                                              progress=False)
+    workers = ArtifactCache("smoke", root=tmp_path / "workers").get_or_compute_many(
+        "cifar-network", items, n_jobs=2, threads=2, progress=False)
+    assert here == workers == [{"index": index, "threads": 2} for index in range(3)]
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="n_jobs and threads must be at least 1, got n_jobs=1, threads=0"):
+        ArtifactCache("smoke", root=tmp_path).get_or_compute_many("cifar-network", items, threads=0)

@@ -106,11 +106,11 @@ def test_protocol_survives_the_manifest(tmp_path):
 
     cache = ArtifactCache("smoke", root=tmp_path)
     with pytest.raises(manifest.MissingManifestError, match="--chapters 04"):
-        cifar_networks.recorded_protocol(cache)
+        cifar_networks.Protocol.recorded(cache)
     protocol = cifar_networks.Protocol({"n_train": 60, "n_val": 0, "n_test": 30, "seed": 0, "dataset": "digits"},
                                        "fast", 4, (0, 1), TINY)
-    cifar_networks.record_protocol(cache, protocol)
-    recorded = cifar_networks.recorded_protocol(cache)
+    protocol.record(cache)
+    recorded = cifar_networks.Protocol.recorded(cache)
     assert recorded == protocol
     assert recorded.prepare().config == cifar_networks.prepare(60, 0, 30, 0, "digits").config
     with pytest.raises(ValueError, match="unknown architecture 'vgg'"):

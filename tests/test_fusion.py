@@ -284,17 +284,17 @@ def test_each_seed_trains_on_its_own_draw_and_all_are_tested_on_the_same_images(
 def test_chapter_two_finds_the_protocol_chapter_one_recorded(tmp_path):
     cache = ArtifactCache("smoke", root=tmp_path)
     with pytest.raises(manifest.MissingManifestError, match=r"01_fusion_training.*--profile smoke --chapters 01"):
-        fusion.recorded_protocol(cache)
+        fusion.Protocol.recorded(cache)
     protocol = fusion.Protocol("transients", {"n_train": 60, "n_test": 30, "n_bins": 50}, (0, 1, 2), ("cnn",),
                                TrainConfig(max_steps=7, patience=2), fusion.Architecture(init="torch"))
-    fusion.record_protocol(cache, protocol)
-    assert fusion.recorded_protocol(cache) == protocol
+    protocol.record(cache)
+    assert fusion.Protocol.recorded(cache) == protocol
     protocol.require_models(["cnn"])
     with pytest.raises(ValueError, match=r"models \['cnn_pi'\] were not trained by chapter 1.*\['cnn'\]"):
         protocol.require_models(["cnn", "cnn_pi"])
-    assert fusion.recorded_protocol(ArtifactCache("smoke", root=tmp_path)).train_config.max_steps == 7
+    assert fusion.Protocol.recorded(ArtifactCache("smoke", root=tmp_path)).train_config.max_steps == 7
     with pytest.raises(manifest.MissingManifestError, match="'quick'"):
-        fusion.recorded_protocol(ArtifactCache("quick", root=tmp_path))
+        fusion.Protocol.recorded(ArtifactCache("quick", root=tmp_path))
 
 
 def test_networks_trained_in_parallel_processes_equal_those_trained_here(data, tmp_path):

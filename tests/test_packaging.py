@@ -160,8 +160,8 @@ def test_ci_calls_the_readme_test_command():
 
 
 # Chapter 2 explains chapter 1's cached networks through the protocol chapter 1 records
-# (helpers.fusion.record_protocol), and chapter 5 draws Mapper graphs of chapter 4's through
-# helpers.cifar_networks.record_protocol: the later chapter must not repeat the settings that
+# (helpers.fusion.Protocol.record), and chapter 5 draws Mapper graphs of chapter 4's through
+# helpers.cifar_networks.Protocol.record: the later chapter must not repeat the settings that
 # identify the networks, which could then drift apart.
 CHAPTER_1_SETTINGS = ("seeds", "models", "main_dataset", "real_fraction", "cutout_scaling", "n_train", "n_test",
                       "n_bins", "max_steps", "min_steps", "batch_size", "eval_every", "patience", "init")

@@ -177,13 +177,15 @@ class ArtifactCache:
         return artifact
 
     def get_or_compute_many(self, kind: str, items: Sequence[tuple[dict[str, Any], Callable[[], T]]],
-                            n_jobs: int = 1, progress: bool = True, desc: str | None = None) -> list[T]:
+                            n_jobs: int = 1, progress: bool = True, desc: str | None = None,
+                            threads: int = 1) -> list[T]:
         """:meth:`get_or_compute` for each ``(config, compute)`` of ``items``, in order; the missing
-        artifacts are computed in ``n_jobs`` worker processes (1: here), each with one torch thread,
-        so that the numbers are the same whatever ``n_jobs`` is. ``compute`` is sent to the workers
-        with cloudpickle (closures are fine)."""
-        if n_jobs < 1:
-            raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+        artifacts are computed in ``n_jobs`` worker processes (1: here), each with ``threads``
+        torch threads, so that the numbers are the same whatever ``n_jobs`` is (other thread counts
+        change them at the level of rounding). ``compute`` is sent to the workers with cloudpickle
+        (closures are fine)."""
+        if n_jobs < 1 or threads < 1:
+            raise ValueError(f"n_jobs and threads must be at least 1, got n_jobs={n_jobs}, threads={threads}")
         results: list[Any] = [None] * len(items)
         missing = []
         for index, (config, _) in enumerate(items):
@@ -198,10 +200,10 @@ class ArtifactCache:
             missing.append(index)
         self.misses += len(missing)
         if n_jobs == 1:
-            computed = (_single_threaded(items[index][1]) for index in missing)
+            computed = (_with_threads(items[index][1], threads) for index in missing)
         else:
             computed = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_single_threaded)(items[index][1]) for index in missing)
+                delayed(_with_threads)(items[index][1], threads) for index in missing)
         for index, artifact in zip(missing, tqdm(computed, total=len(missing), desc=desc or kind, unit="artifact",
                                                  disable=not progress or not missing)):
             self.save(kind, items[index][0], artifact)
@@ -209,11 +211,11 @@ class ArtifactCache:
         return results
 
 
-def _single_threaded(compute: Callable[[], T]) -> T:
-    """``compute()`` with torch limited to one intra-op thread (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _with_threads(compute: Callable[[], T], threads: int) -> T:
+    """``compute()`` with torch set to ``threads`` intra-op threads (restored afterwards)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     try:
         return compute()
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)

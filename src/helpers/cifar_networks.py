@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -196,16 +196,17 @@ def _train(data: NetworkData, seed: int, width: int, train_config: TrainConfig, 
 
 def trained_networks(data: NetworkData, seeds: list[int], width: int, train_config: TrainConfig,
                      cache: ArtifactCache, architecture: str = "fast", device: str = "auto", n_jobs: int = 1,
-                     progress: bool = True) -> list[TrainedNetwork]:
+                     progress: bool = True, threads: int = 1) -> list[TrainedNetwork]:
     """The networks of ``architecture`` and ``width`` trained on ``data`` from the initial
     weights of each of ``seeds`` (the seed of ``train_config`` is replaced by each seed), in
     order: from ``cache`` (kind ``"cifar-network"``), the missing ones trained with
-    :func:`helpers.train.fit` in ``n_jobs`` processes of one thread each (-1: all cores; the
-    networks are the same for any ``n_jobs``) and cached."""
+    :func:`helpers.train.fit` in ``n_jobs`` processes of ``threads`` torch threads each (-1: all
+    cores; the networks are the same for any ``n_jobs``, and differ at the level of rounding
+    between thread counts) and cached."""
     requests = [(network_key(data, seed, width, train_config, architecture),
                  lambda seed=seed: _train(data, seed, width, train_config, architecture, device)) for seed in seeds]
     artifacts = cache.get_or_compute_many(CACHE_KIND, requests, n_jobs=effective_n_jobs(n_jobs), progress=progress,
-                                          desc=f"{architecture} networks")
+                                          desc=f"{architecture} networks", threads=threads)
     networks = []
     for seed, artifact in zip(seeds, artifacts):
         model = untrained_network(data, seed, width, architecture)
@@ -216,10 +217,12 @@ def trained_networks(data: NetworkData, seeds: list[int], width: int, train_conf
 
 
 @dataclass(frozen=True)
-class Protocol:
+class Protocol(manifest.Recorded):
     """Everything that identifies chapter 4's networks: the arguments of :func:`prepare`
     (``data_options``: n_train, n_val, n_test, seed, dataset), the architecture and width, the
     seeds and the training settings."""
+
+    CHAPTER: ClassVar[str] = "04_layer_persistence_distances"  # trains the CIFAR networks and records this protocol
 
     data_options: dict[str, Any]
     architecture: str
@@ -243,21 +246,6 @@ class Protocol:
     def prepare(self) -> NetworkData:
         """The data the networks were trained and tested on (:func:`prepare`)."""
         return prepare(**self.data_options)
-
-
-PROTOCOL_CHAPTER = "04_layer_persistence_distances"
-"""The chapter that trains the CIFAR networks and records their :class:`Protocol`."""
-
-
-def record_protocol(cache: ArtifactCache, protocol: Protocol) -> None:
-    """Record ``protocol`` in the manifest of chapter 4 for ``cache``'s profile."""
-    manifest.write(cache, PROTOCOL_CHAPTER, protocol.as_dict())
-
-
-def recorded_protocol(cache: ArtifactCache) -> Protocol:
-    """The :class:`Protocol` chapter 4 recorded for ``cache``'s profile (an error naming the
-    command to run when chapter 4 has not run)."""
-    return Protocol.from_dict(manifest.read(cache, PROTOCOL_CHAPTER))
 
 
 def undertrained(test_accuracies: list[float], minimum: float) -> str | None:

@@ -7,7 +7,7 @@ three vectorisations fitted on the training part only. ``train_models`` trains e
 ``trained_model`` returns one cached model. Each seed trains on its own draw of training and
 validation images (``prepare_seeds``), all seeds are tested on the same test images. A
 :class:`Protocol` names everything that identifies chapter 1's networks; chapter 1 records it
-(``record_protocol``) and chapter 2 reads it (``recorded_protocol``) to find them.
+(``protocol.record``) and chapter 2 reads it (``Protocol.recorded``) to find them.
 ``branch_use`` checks that a fusion model uses its topological input; ``signal_baselines``
 measures how much a linear model gets from the Betti curves alone, an intensity histogram and
 the raw pixels; ``learning_curves`` returns the validation checks of every network.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -168,12 +168,14 @@ def for_seed(data: SeededData, seed: int) -> FusionData:
 
 
 @dataclass(frozen=True)
-class Protocol:
+class Protocol(manifest.Recorded):
     """Everything that identifies a set of chapter 1's trained networks: the data set and the
     arguments of :func:`prepare` (``prepare_options``: n_train, n_test, n_bins,
     reduced_homology, range_per_dimension, dataset_options), the seeds (seed ``s`` trains on its
     own training draw; every seed is tested on the draw of ``seeds[0]``), the model kinds, the
     training settings and the architecture."""
+
+    CHAPTER: ClassVar[str] = "01_fusion_training"  # trains the fusion networks and records this protocol
 
     dataset: str
     prepare_options: dict[str, Any]
@@ -200,21 +202,6 @@ class Protocol:
     def from_dict(cls, values: dict[str, Any]) -> "Protocol":
         return cls(values["dataset"], values["prepare_options"], tuple(values["seeds"]), tuple(values["models"]),
                    TrainConfig(**values["train_config"]), Architecture(**values["architecture"]))
-
-
-PROTOCOL_CHAPTER = "01_fusion_training"
-"""The chapter that trains the fusion networks and records their :class:`Protocol`."""
-
-
-def record_protocol(cache: ArtifactCache, protocol: Protocol) -> None:
-    """Record ``protocol`` in the manifest of chapter 1 for ``cache``'s profile."""
-    manifest.write(cache, PROTOCOL_CHAPTER, protocol.as_dict())
-
-
-def recorded_protocol(cache: ArtifactCache) -> Protocol:
-    """The :class:`Protocol` chapter 1 recorded for ``cache``'s profile (an error naming the
-    command to run when chapter 1 has not run)."""
-    return Protocol.from_dict(manifest.read(cache, PROTOCOL_CHAPTER))
 
 
 def prepare_seeds(protocol: Protocol, n_jobs: int = -1, progress: bool = True) -> dict[int, FusionData]:

@@ -3,7 +3,9 @@
 A chapter whose networks another chapter reuses writes, into its profile's cache, the settings
 that identify them (data, training, architecture, models, seeds) as a JSON manifest; the later
 chapter reads them instead of repeating those settings in its own parameters, so the two cannot
-drift apart. ``write`` and ``read`` take the chapter's notebook name (``"01_fusion_training"``).
+drift apart. ``write`` and ``read`` take the chapter's notebook name (``"01_fusion_training"``); a protocol
+class that inherits :class:`Recorded` writes and reads itself (``protocol.record(cache)``,
+``Protocol.recorded(cache)``).
 
 Files: ``<cache root>/<profile>/manifests/<chapter>.json``, holding ``{"chapter", "profile",
 "settings"}``.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from .cache import ArtifactCache
 
@@ -57,3 +59,24 @@ def read(cache: ArtifactCache, chapter: str) -> dict[str, Any]:
         raise ValueError(f"{source} holds the manifest of chapter {content.get('chapter')!r}, profile "
                          f"{content.get('profile')!r}; expected chapter {chapter!r}, profile {cache.profile!r}")
     return content["settings"]
+
+
+R = TypeVar("R", bound="Recorded")
+
+
+class Recorded:
+    """A protocol a chapter records for later chapters: subclasses name the chapter that owns it
+    (``CHAPTER``, its notebook name) and define ``as_dict()`` (JSON-serialisable values) and the
+    class method ``from_dict(values)`` that inverts it."""
+
+    CHAPTER: ClassVar[str]
+
+    def record(self, cache: ArtifactCache) -> Path:
+        """Write this protocol as the manifest of ``CHAPTER`` for ``cache``'s profile."""
+        return write(cache, self.CHAPTER, self.as_dict())  # type: ignore[attr-defined]
+
+    @classmethod
+    def recorded(cls: type[R], cache: ArtifactCache) -> R:
+        """The protocol ``CHAPTER`` recorded for ``cache``'s profile (:func:`read`'s error, naming
+        the command to run, when that chapter has not run)."""
+        return cls.from_dict(read(cache, cls.CHAPTER))  # type: ignore[attr-defined]
