@@ -210,6 +210,23 @@ def test_pooled_filters_keep_their_network_and_index():
     assert core.shape == (8, 8)
 
 
+def test_half_samples_of_circle_networks_keep_a_bar_that_random_networks_do_not_reach():
+    rng = np.random.default_rng(0)
+
+    def record(weights):
+        return {"weights": {"conv1": weights[:, None]}, "checkpoints": {}}
+
+    circle = [record(filters.circle_filter_bank(32) + rng.normal(0, 0.02, (32, 3, 3))) for _ in range(6)]
+    random = [record(filters.random_filters(32, seed)) for seed in range(6)]
+    settings = dict(n_halves=4, seed=1, k_fraction=0.05, p=50, max_landmarks=100, n_threads=1)
+    circle_tops = filter_nets.half_sample_tops(circle, "conv1", **settings)
+    assert circle_tops.shape == (4,)
+    np.testing.assert_array_equal(circle_tops, filter_nets.half_sample_tops(circle, "conv1", **settings))
+    assert circle_tops.min() > 0.5 > filter_nets.half_sample_tops(random, "conv1", **settings).max()
+    with pytest.raises(ValueError, match="need at least 2 networks and 2 halves, got 1 networks"):
+        filter_nets.half_sample_tops(circle[:1], "conv1")
+
+
 def colour_record(n_filters=4, seed=0):
     """A record of a colour first layer: filter i of channel c is (c + 1) times the edge
     x cos t + y sin t at t = (i + c / 3) pi / n_filters; the same weights at checkpoint 0."""

@@ -240,3 +240,19 @@ def test_sensitivity_grid_sees_a_circle_that_random_filters_lack():
     assert len(grid) == 4 and set(grid.norm) == set(filters.NORMALISATIONS)
     assert (grid.k == 10).all() and (grid.excess > 0.3).all()
     np.testing.assert_allclose(grid.excess, grid.top - grid.null_max)
+
+
+def test_presence_effect_adds_the_spread_over_networks_to_the_nulls():
+    null = np.array([0.30, 0.34, 0.38, 0.32, 0.36])
+    steady = filters.presence_effect(0.6, np.full(6, 0.6), null)
+    assert steady.estimate == pytest.approx(0.6 - 0.34)
+    assert steady.se == pytest.approx(null.std(ddof=1))
+    shaky = filters.presence_effect(0.6, np.array([0.3, 0.9, 0.35, 0.85]), null)
+    assert shaky.se == pytest.approx(np.sqrt(np.mean([0.09, 0.09, 0.0625, 0.0625]) + null.var(ddof=1)))
+    assert shaky.low < 0 < steady.low
+    with pytest.raises(ValueError, match="need at least 2 half-sample values"):
+        filters.presence_effect(0.6, np.array([0.6]), null)
+    with pytest.raises(ValueError, match="need at least 2 null draws"):
+        filters.presence_effect(0.6, np.full(3, 0.6), null[:1])
+    change = filters.change_against_null(0.6, 0.3, null, network_spreads=(0.1, 0.05))
+    assert change.se == pytest.approx(np.sqrt(2 * null.var(ddof=1) + 0.01 + 0.0025))

@@ -463,6 +463,22 @@ def pooled_statistics(records: Sequence[dict[str, object]], layer: str, step: in
     return core_statistics(points, k_fraction, p, max_landmarks, radius, n_threads)
 
 
+def half_sample_tops(records: Sequence[dict[str, object]], layer: str, step: int | None = None, n_halves: int = 10,
+                     seed: int = 0, k_fraction: float = 0.006, p: float = 30.0, max_landmarks: int = 400,
+                     drop_fraction: float = 0.1, norm: str = "euclidean", n_threads: int = -1) -> np.ndarray:
+    """``(n_halves,)`` longest H1 bar (:func:`pooled_statistics`) of the pooled filters of
+    ``n_halves`` random halves of ``records`` (``len(records) // 2`` networks each, drawn
+    without replacement with ``seed``): how much the pooled barcode depends on which networks were
+    trained, for :func:`helpers.filters.presence_effect`."""
+    if len(records) < 2 or n_halves < 2:
+        raise ValueError(f"need at least 2 networks and 2 halves, got {len(records)} networks and {n_halves} halves")
+    rng = np.random.default_rng(seed)
+    halves = [np.sort(rng.permutation(len(records))[: len(records) // 2]) for _ in range(int(n_halves))]
+    return np.array([pooled_statistics([records[i] for i in half], layer, step, k_fraction, p, max_landmarks,
+                                       drop_fraction=drop_fraction, norm=norm, n_threads=n_threads).top
+                     for half in halves])
+
+
 def pooled_core(records: Sequence[dict[str, object]], layer: str, step: int | None = None,
                 k_fraction: float = 0.006, p: float = 30.0, drop_fraction: float = 0.1,
                 norm: str = "euclidean") -> np.ndarray:

@@ -560,13 +560,42 @@ def class_count_effect(gaps: np.ndarray, n_points: int) -> Effect:
     return normal_effect(float(gaps[0]), se, n_points, f"normal, half-sampling ({len(gaps) - 1} halves)", digits=3)
 
 
-def change_against_null(after: float, before: float, null: np.ndarray) -> Effect:
-    """``after - before`` of a statistic of two clouds of one size (the longest H1 bar of trained
-    and of initial filters), with the interval that the spread of its null distribution (``null``,
-    (m,), the statistic on random filters of that size) gives: each value has that spread, so
-    their difference has sqrt(2) times it."""
+def network_spread(top: float, half_tops: np.ndarray) -> float:
+    """Standard error of a pooled filter space's statistic ``top`` over the networks pooled, by
+    half-sampling: the root-mean-square distance from ``top`` of the same statistic on random
+    halves of the networks (``half_tops``, (h,), h >= 2). It overestimates where a half's smaller
+    pool shifts the statistic."""
+    half_tops = np.asarray(half_tops, dtype=float)
+    if half_tops.ndim != 1 or len(half_tops) < 2:
+        raise ValueError(f"need at least 2 half-sample values, got shape {half_tops.shape}")
+    return float(np.sqrt(np.mean((half_tops - top) ** 2)))
+
+
+def presence_effect(top: float, half_tops: np.ndarray, null: np.ndarray) -> Effect:
+    """The longest H1 bar ``top`` of a pooled filter space minus the mean of its random-filter
+    null (``null``, (m,), m >= 2), with a normal interval whose standard error adds two spreads:
+    the null's, and the statistic's own over the networks pooled (:func:`network_spread` of
+    ``half_tops``). One barcode of one pool can change by more than the null's spread when the
+    networks change at the level of rounding; this interval is meant to contain that."""
     null = np.asarray(null, dtype=float)
     if null.ndim != 1 or len(null) < 2:
         raise ValueError(f"need at least 2 null draws, got shape {null.shape}")
-    return normal_effect(after - before, float(np.sqrt(2) * null.std(ddof=1)), len(null),
-                         "normal, spread of the random-filter null", digits=3)
+    se = float(np.sqrt(network_spread(top, half_tops) ** 2 + null.var(ddof=1)))
+    return normal_effect(float(top - null.mean()), se, len(half_tops),
+                         f"normal, half-sampling over networks ({len(half_tops)} halves) + random-filter null "
+                         f"({len(null)} draws)", digits=3)
+
+
+def change_against_null(after: float, before: float, null: np.ndarray,
+                        network_spreads: tuple[float, float] = (0.0, 0.0)) -> Effect:
+    """``after - before`` of a statistic of two clouds of one size (the longest H1 bar of trained
+    and of initial filters), with the interval that the spread of its null distribution (``null``,
+    (m,), the statistic on random filters of that size) gives: each value has that spread, so
+    their difference has sqrt(2) times it; ``network_spreads`` (after, before) adds each value's
+    spread over the networks pooled (:func:`network_spread`)."""
+    null = np.asarray(null, dtype=float)
+    if null.ndim != 1 or len(null) < 2:
+        raise ValueError(f"need at least 2 null draws, got shape {null.shape}")
+    se = float(np.sqrt(2 * null.var(ddof=1) + network_spreads[0] ** 2 + network_spreads[1] ** 2))
+    method = "normal, spread of the random-filter null" + (" and over networks" if any(network_spreads) else "")
+    return normal_effect(after - before, se, len(null), method, digits=3)
