@@ -4,9 +4,11 @@ validation (Carlsson et al. 2008) on a subsample of the published patches."""
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from helpers import filters
+from helpers.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 from helpers.data import load_natural_patches
 
 needs_real_data = pytest.mark.skipif(not os.environ.get("TOPOCNN_DATA"),
@@ -256,3 +258,14 @@ def test_presence_effect_adds_the_spread_over_networks_to_the_nulls():
         filters.presence_effect(0.6, np.full(3, 0.6), null[:1])
     change = filters.change_against_null(0.6, 0.3, null, network_spreads=(0.1, 0.05))
     assert change.se == pytest.approx(np.sqrt(2 * null.var(ddof=1) + 0.01 + 0.0025))
+
+
+def test_a_verdict_the_sensitivity_grid_contradicts_is_flagged():
+    grid = pd.DataFrame({"norm": "euclidean", "excess": [0.1, 0.2, -0.05]})
+    reason = filters.setting_dependence(NOT_REPRODUCED, grid)
+    assert reason.startswith("the answer depends on the density setting: 2 of the 3 settings")
+    assert filters.setting_dependence(REPRODUCED, grid) is None
+    assert filters.setting_dependence(INCONCLUSIVE, grid) is None
+    assert "only 1 of the 3" in filters.setting_dependence(REPRODUCED, grid.assign(excess=[0.1, -0.2, -0.05]))
+    with pytest.raises(ValueError, match="one normalisation"):
+        filters.setting_dependence(REPRODUCED, pd.concat([grid, grid.assign(norm="d-norm")]))

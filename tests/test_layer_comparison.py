@@ -158,6 +158,22 @@ def test_removing_a_low_variance_direction_blinds_a_probe_while_cka_barely_moves
     assert alone.loc[0, "probe drop"] == pytest.approx(table.loc[1, "probe drop"])
 
 
+def test_many_sensitivity_tables_are_the_same_in_worker_processes_and_here():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 40)
+    requests = [{"points": rng.normal(size=(80, 5)) + labels[:, None] * shift, "removed": [0, 2], "labels": labels,
+                 "probe_folds": 2, "metrics": metrics}
+                for shift, metrics in ((0.5, ("sliced_wasserstein",)), (2.0, ("bottleneck", "wasserstein")))]
+    here = lc.principal_component_sensitivities(requests, progress=False)
+    workers = lc.principal_component_sensitivities(requests, n_jobs=2, progress=False)
+    for request, table, other in zip(requests, here, workers):
+        pd.testing.assert_frame_equal(table, other)
+        pd.testing.assert_frame_equal(table, lc.principal_component_sensitivity(**request, progress=False))
+    assert list(workers[1].columns[2:4]) == ["bottleneck", "wasserstein"]
+    with pytest.raises(ValueError, match="n_jobs=0: expected an integer of at least 1"):
+        lc.principal_component_sensitivities(requests, n_jobs=0)
+
+
 def test_matching_by_network_averages_each_networks_partners():
     identity = 1.0 - np.eye(3)
     shifted = np.array([[1.0, 0.0, 2.0], [2.0, 1.0, 0.0], [0.0, 2.0, 1.0]])  # every layer matched one off

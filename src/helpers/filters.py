@@ -41,7 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import lsqr
 from sklearn.neighbors import NearestNeighbors
 
-from .claims import Effect, normal_effect
+from .claims import NOT_REPRODUCED, REPRODUCED, Effect, normal_effect
 from .topology import rips_diagrams
 
 PATCH_SIZE = 3
@@ -416,6 +416,25 @@ def sensitivity_grid(filters: np.ndarray, n_null: int, seed: int, norms: Sequenc
                              "null_mean": float(null_tops.mean()), "null_max": float(null_tops.max()),
                              "excess": stats.top - float(null_tops.max())})
     return pd.DataFrame(rows)
+
+
+def setting_dependence(verdict: str, grid: pd.DataFrame) -> str | None:
+    """Why a verdict on the circle in a filter space, judged at one density setting, cannot
+    stand when the :func:`sensitivity_grid` of the same filters (its rows of the same
+    normalisation) says otherwise: "not reproduced" while most of the grid's settings show a
+    longest bar beyond every null draw, or "reproduced" while most do not. ``None`` when the grid
+    agrees (or is split evenly) or the verdict is already inconclusive."""
+    if grid.empty or grid["norm"].nunique() != 1:
+        raise ValueError(f"need the grid rows of one normalisation, got {sorted(grid.get('norm', pd.Series()).unique())}")
+    beyond, total = int((grid["excess"] > 0).sum()), len(grid)
+    majority = f"{beyond} of the {total} settings of the sensitivity grid ({grid['norm'].iloc[0]} norm)"
+    if verdict == NOT_REPRODUCED and 2 * beyond > total:
+        return (f"the answer depends on the density setting: {majority} show a longest bar beyond every null draw, "
+                "the chosen one does not")
+    if verdict == REPRODUCED and 2 * beyond < total:
+        return (f"the answer depends on the density setting: only {majority} show a longest bar beyond every null "
+                "draw")
+    return None
 
 
 # ----------------------------------------------------------------------------- circular coordinates

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -261,7 +262,7 @@ def probe_accuracy(points: np.ndarray, labels: np.ndarray, folds: int = 5, seed:
 def principal_component_sensitivity(points: np.ndarray, removed: Sequence[int], labels: np.ndarray | None = None,
                                     metrics: Sequence[str] = DIAGRAM_METRICS, end: str = "bottom",
                                     scale: float = 1.0, probe_folds: int = 5, seed: int = 0,
-                                    progress: bool = True) -> pd.DataFrame:
+                                    progress: bool = True, n_threads: int = -1) -> pd.DataFrame:
     """Ding, Denain & Steinhardt's test on one (N, D) cloud: remove k of its principal
     components for each k in ``removed`` (those of smallest variance for ``end="bottom"``, of
     largest for ``"top"``; :func:`helpers.activations.remove_principal_components`) and measure
@@ -275,16 +276,17 @@ def principal_component_sensitivity(points: np.ndarray, removed: Sequence[int], 
     ``labels`` ((N,) ints): ``probe accuracy``, :func:`probe_accuracy` of the reduced cloud
     (``probe_folds`` folds, ``seed``), and ``probe drop``, the original cloud's accuracy minus it:
     the function a similarity measure should follow (Ding et al.: removing low-variance
-    components can destroy what a probe reads while CKA barely moves)."""
+    components can destroy what a probe reads while CKA barely moves). ``n_threads``: threads of
+    each Rips computation (:func:`helpers.topology.rips_diagrams`)."""
     cloud = np.asarray(points, dtype=np.float64)
     original = remove_principal_components(cloud, 0, end)  # the cloud as every reduced one is stored (float32)
-    diagram = rips_diagrams(original, (1,))[0]
+    diagram = rips_diagrams(original, (1,), n_threads)[0]
     variances = np.linalg.svd(cloud - cloud.mean(0), compute_uv=False) ** 2  # (r,), decreasing
     baseline = probe_accuracy(original, labels, probe_folds, seed) if labels is not None else None
     table = []
     for k in tqdm(list(removed), desc="principal components removed", disable=not progress):
         reduced = remove_principal_components(cloud, k, end)
-        moved = rips_diagrams(reduced, (1,))[0]
+        moved = rips_diagrams(reduced, (1,), n_threads)[0]
         row = {"components removed": int(k), "end": end}
         row.update({metric: diagram_distance(diagram, moved, metric) / scale for metric in metrics})
         row["1 - CKA"] = 1.0 - linear_cka(cloud, reduced) if k < len(variances) else 1.0
@@ -294,6 +296,21 @@ def principal_component_sensitivity(points: np.ndarray, removed: Sequence[int], 
             row["probe drop"] = baseline - row["probe accuracy"]
         table.append(row)
     return pd.DataFrame(table)
+
+
+def principal_component_sensitivities(requests: Sequence[Mapping[str, object]], n_jobs: int = 1,
+                                      progress: bool = True) -> list[pd.DataFrame]:
+    """:func:`principal_component_sensitivity` of each request (a mapping of its keyword
+    arguments: ``points``, ``removed``, ...), in order, in ``n_jobs`` worker processes (1: here)
+    whose Rips computations run on one thread each; the tables are the same for any ``n_jobs``."""
+    check_count("n_jobs", n_jobs)
+    calls = [delayed(principal_component_sensitivity)(**{**request, "progress": False, "n_threads": 1})
+             for request in requests]
+    if n_jobs == 1:
+        tables = (function(*args, **kwargs) for function, args, kwargs in calls)
+    else:
+        tables = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
+    return list(tqdm(tables, total=len(calls), desc="principal components removed", disable=not progress))
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
