@@ -174,14 +174,14 @@ def test_many_sensitivity_tables_are_the_same_in_worker_processes_and_here():
         lc.principal_component_sensitivities(requests, n_jobs=0)
 
 
-def test_matching_by_network_averages_each_networks_partners():
+def test_matching_share_of_a_network_averages_its_partners():
     identity = 1.0 - np.eye(3)
     shifted = np.array([[1.0, 0.0, 2.0], [2.0, 1.0, 0.0], [0.0, 2.0, 1.0]])  # every layer matched one off
-    shares = lc.matching_by_network([identity, shifted, identity], ["a", "a", "b"])
-    assert shares == {"a": 0.5, "b": 1.0}
-    assert lc.matching_by_network([shifted], ["a"], tolerance=1)["a"] == pytest.approx(2 / 3)
+    table = lc.matching_test([identity, shifted, identity], ["a", "a", "b"], n_permutations=9)
+    assert dict(zip(table["network"], table["share"])) == {"a": 0.5, "b": 1.0}
+    assert lc.matching_test([shifted], ["a"], tolerance=1, n_permutations=9)["share"].iloc[0] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="2 matrices and 1 names"):
-        lc.matching_by_network([identity, identity], ["a"])
+        lc.matching_test([identity, identity], ["a"])
 
 
 
@@ -207,7 +207,7 @@ def test_matching_test_of_matrices_unrelated_to_depth_is_not_significant():
     table = lc.matching_test(matrices, ["random", "random", "hub"], n_permutations=499)
     assert table["network"].tolist() == ["random", "hub"]
     assert not table["exact"].any() and (table["relabellings"] == 500).all()  # 8! = 40320 > 499
-    assert table["share"].tolist() == list(lc.matching_by_network(matrices, ["random", "random", "hub"]).values())
+    assert table["share"].tolist() == [np.mean([matching_share(m) for m in matrices[:2]]), matching_share(hub)]
     assert table["p-value"].iloc[0] > 0.3
     assert table["share"].iloc[1] == table["null mean"].iloc[1] == 1 / 8 and table["p-value"].iloc[1] == 1.0
     with pytest.raises(ValueError, match="2 matrices and 1 names"):

@@ -12,8 +12,8 @@ there are no more than the permutations asked for, and samples them otherwise.
 The claims of chapters 4 and 5 are about what training builds: :func:`helpers.claims.trained_minus_control`
 turns one statistic per seed, of the trained networks and of their untrained initial networks,
 into the judged effect (trained minus untrained, paired by seed) and the control's own value;
-:func:`matching_by_network` gives the cross-seed matching share of each network and
-:func:`matching_test` tests it against relabelled layers; :func:`principal_component_sensitivity`
+:func:`matching_test` gives the cross-seed matching share of each network and tests it against
+relabelled layers; :func:`principal_component_sensitivity`
 runs Ding et al.'s test on one cloud and :func:`sensitivity_effect` pools its tables over layers
 into one effect.
 """
@@ -197,20 +197,6 @@ def matching_shares(cross_matrices: Mapping[str, Sequence[np.ndarray]], toleranc
                          for t in tolerances}
         rows[measure]["layers matched"] = int(sum(len(m) for m in matrices))
     return pd.DataFrame(rows).T.rename_axis("measure")
-
-
-def matching_by_network(matrices: Sequence[np.ndarray], rows: Sequence[str], tolerance: int = 0) -> dict[str, float]:
-    """Cross-seed layer matching per network: ``matrices[i]`` (L, L) holds dissimilarities
-    between the layers of network ``rows[i]`` (rows) and of another network (columns, same
-    layers in the same order). For each network named in ``rows``, the share of its layers whose
-    nearest layer in the other network lies within ``tolerance`` layers of the same depth,
-    averaged over its partners; networks in order of first appearance."""
-    if len(matrices) != len(rows) or not rows:
-        raise ValueError(f"need one row network per matrix, got {len(matrices)} matrices and {len(rows)} names")
-    shares: dict[str, list[float]] = {}
-    for matrix, name in zip(matrices, rows):
-        shares.setdefault(name, []).append(matching_share(matrix, tolerance))
-    return {name: float(np.mean(values)) for name, values in shares.items()}
 
 
 def matching_test(matrices: Sequence[np.ndarray], rows: Sequence[str], tolerance: int = 0,
