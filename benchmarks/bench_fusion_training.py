@@ -14,47 +14,39 @@ networks) x (steps) x (seconds per step) / (cores).
 
 from __future__ import annotations
 
-import argparse
-import time
-
 import torch
+from training_timing import parser, seconds_per_step
 
 from helpers import fusion
 from helpers.models import EARLIER_ARCHITECTURE, MODEL_KINDS, Architecture
-from helpers.train import TrainConfig, fit
+from helpers.train import TrainConfig
 
 
 BATCH = 32  # P1's batch size
 
 
-def seconds_per_step(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int,
-                     channels_last: bool) -> float:
-    """Wall-clock seconds per step of one training run of ``steps`` steps (validation included)."""
+def step_seconds(data: fusion.FusionData, kind: str, architecture: Architecture, steps: int,
+                 channels_last: bool) -> float:
+    """Seconds per step of one model kind (validation included)."""
+    def config(max_steps: int) -> TrainConfig:
+        return TrainConfig(max_steps=max_steps, eval_every=max_steps, patience=1, batch_size=BATCH,
+                           channels_last=channels_last)
     torch.manual_seed(0)
     model = fusion.new_model(data, kind, architecture)
-    fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=1, eval_every=1, batch_size=BATCH, channels_last=channels_last), device="cpu", progress=False)  # warm-up
-    start = time.perf_counter()
-    fit(model, data.examples("train", kind), data.examples("val", kind),
-        TrainConfig(max_steps=steps, eval_every=steps, patience=1, batch_size=BATCH, channels_last=channels_last), device="cpu",
-        progress=False)
-    return (time.perf_counter() - start) / steps
+    return seconds_per_step(model, data.examples("train", kind), data.examples("val", kind), config, steps)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=50, help="timed optimisation steps per run")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per model kind")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
-    parser.add_argument("--n-train", type=int, default=1000, help="simulated training cutouts")
-    args = parser.parse_args()
+    arguments = parser(__doc__.splitlines()[0], steps=50, repeats=3, repeated="model kind")
+    arguments.add_argument("--n-train", type=int, default=1000, help="simulated training cutouts")
+    args = arguments.parse_args()
     torch.set_num_threads(args.threads)
     data = fusion.prepare("transients", n_train=args.n_train, n_test=100, seed=0, n_jobs=args.threads,
                           progress=False, dataset_options={"real_fraction": 0.5})
     print(f"{args.threads} torch threads, {args.steps} steps of batch {BATCH}, best of {args.repeats} runs")
     print(f"seconds per step (images per second): {'P1, channels-last':>18} {'P1, default':>18} {'earlier':>18}")
     for kind in MODEL_KINDS:
-        times = [min(seconds_per_step(data, kind, architecture, args.steps, channels_last) for _ in range(args.repeats))
+        times = [min(step_seconds(data, kind, architecture, args.steps, channels_last) for _ in range(args.repeats))
                  for architecture, channels_last in ((Architecture(), True), (Architecture(), False),
                                                      (EARLIER_ARCHITECTURE, False))]
         print(f"{kind:10} " + " ".join(f"{1000 * t:9.1f} ms ({BATCH / t:5.0f}/s)" for t in times))
