@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -96,6 +97,21 @@ def test_a_claim_of_several_parts_is_judged_jointly():
     assert c.judge_parts(absent, smallest_effect=0.02)[0] == c.NOT_REPRODUCED
     with pytest.raises(ValueError, match="at least one part"):
         c.judge_parts({}, smallest_effect=0.02)
+
+
+def test_a_part_judges_only_as_far_as_its_own_interval_reaches():
+    # a rank correlation on ten networks: its standard error rules out rho <= -0.3 (claimed sign -),
+    # its skewed bootstrap interval does not, so it refutes nothing
+    skewed = c.Effect(0.44, -0.33, 0.88, 10, "Spearman, bootstrap interval", 0.25, math.inf, 0.80, 0.2)
+    assert c._one_sided(skewed, -1, 0.3, above=False) < c.ALPHA / 4
+    assert c.judge(skewed, smallest_effect=0.3, direction=-1) == c.INCONCLUSIVE
+    assert c.judge_parts({"a": skewed, "b": skewed}, smallest_effect=0.3, direction=-1)[0] == c.INCONCLUSIVE
+    beyond = replace(skewed, high=0.88, low=-0.2)
+    assert c.judge_parts({"a": skewed, "b": beyond}, smallest_effect=0.3, direction=-1) == (c.NOT_REPRODUCED, "b")
+    # and supports nothing when its interval reaches zero, whatever its standard error says
+    positive = c.Effect(0.3, -0.01, 0.5, 10, "bootstrap", 0.05, math.inf, 0.2, 0.01)
+    assert c.judge_parts({"a": positive, "b": replace(positive, low=0.1)}, smallest_effect=0.1)[0] == c.INCONCLUSIVE
+    assert c.judge_parts({"a": replace(positive, low=0.1)}, smallest_effect=0.1)[0] == c.REPRODUCED
 
 
 def test_holm_steps_down():
