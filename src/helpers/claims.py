@@ -16,7 +16,7 @@ margin the chapter states). The verdict (:func:`judge`) is then mechanical:
   sees how weak the experiment was.
 
 A claim of several parts ("at every threshold") is judged by Holm-corrected one-sided tests of
-its parts (:func:`judge_parts`). A claim whose experiment could not see the effect at all (for
+its parts, each counting only as far as its own interval reaches (:func:`judge_parts`). A claim whose experiment could not see the effect at all (for
 example networks that did not beat a model-free baseline) is inconclusive whatever its interval:
 pass ``invalid=`` with the reason. Claims about what training builds are judged on trained minus
 a control, and the control's value is shown beside ours.
