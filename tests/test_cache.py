@@ -1,6 +1,8 @@
+import gc
 import shutil
 import subprocess
 import sys
+import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -174,6 +176,13 @@ def test_many_artifacts_are_computed_with_the_requested_threads_in_any_number_of
                                                                               progress=False)
     workers = ArtifactCache("smoke", root=tmp_path / "workers").get_or_compute_many(
         "cifar-network", items, n_jobs=2, threads=2, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cached = ArtifactCache("smoke", root=tmp_path / "workers").get_or_compute_many(
+            "cifar-network", items, n_jobs=2, threads=2, progress=False)
+        gc.collect()
+    assert cached == workers
+    assert not [str(w.message) for w in caught if "joblib" in w.filename]  # the workers' generator ran to its end
     assert here == workers == [{"index": index, "threads": 2} for index in range(3)]
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="n_jobs and threads must be at least 1, got n_jobs=1, threads=0"):

@@ -204,8 +204,9 @@ class ArtifactCache:
         else:
             computed = Parallel(n_jobs=n_jobs, return_as="generator")(
                 delayed(_with_threads)(items[index][1], threads) for index in missing)
-        for index, artifact in zip(missing, tqdm(computed, total=len(missing), desc=desc or kind, unit="artifact",
-                                                 disable=not progress or not missing)):
+        # The workers' generator comes first, so that it runs to its end and joblib cancels nothing.
+        for artifact, index in zip(tqdm(computed, total=len(missing), desc=desc or kind, unit="artifact",
+                                        disable=not progress or not missing), missing, strict=True):
             self.save(kind, items[index][0], artifact)
             results[index] = artifact
         return results
