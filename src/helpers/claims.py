@@ -16,9 +16,9 @@ margin the chapter states). The verdict (:func:`judge`) is then mechanical:
   sees how weak the experiment was.
 
 A claim of several parts ("at every threshold") is judged by Holm-corrected one-sided tests of
-its parts, each counting only as far as its own interval reaches (:func:`judge_parts`). A claim whose experiment could not see the effect at all (for
-example networks that did not beat a model-free baseline) is inconclusive whatever its interval:
-pass ``invalid=`` with the reason. Claims about what training builds are judged on trained minus
+its parts, each counting only as far as its own interval reaches (:func:`judge_parts`). A claim
+whose experiment could not see the effect at all (for example networks that did not beat a
+model-free baseline) is inconclusive whatever its interval: pass ``invalid=`` with the reason. Claims about what training builds are judged on trained minus
 a control, and the control's value is shown beside ours.
 
 A chapter records its claims with :class:`ClaimBook` and saves them as JSON into the run folder
@@ -377,9 +377,11 @@ def judge_parts(parts: Mapping[str, Effect], smallest_effect: float | None = Non
     oriented = [_oriented(parts[n], direction) for n in names]
     if holm_rejects(claim_p, ALPHA / 2).all() and all(low > threshold for low, _ in oriented):
         return REPRODUCED, weakest
-    refuted = holm_rejects(against_p, ALPHA / 2) & np.array([high < refuting for _, high in oriented])
-    if refuted.any():
-        return NOT_REPRODUCED, names[int(np.flatnonzero(refuted)[np.argmin(np.asarray(against_p)[refuted])])]
+    refuting_parts = [index for index, (rejected, (_, high)) in enumerate(zip(holm_rejects(against_p, ALPHA / 2),
+                                                                              oriented))
+                      if rejected and high < refuting]
+    if refuting_parts:
+        return NOT_REPRODUCED, names[min(refuting_parts, key=against_p.__getitem__)]
     return INCONCLUSIVE, weakest
 
 
