@@ -26,7 +26,7 @@ from .cache import ArtifactCache
 from .claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Effect, correlation_effect, paired_effect
 from .filters import (PRESENT, CircleStatistics, FilterSpace, circle_statistics, core_statistics, density_core, density_k,
                       distance_to_primary_circle, filter_bank, filter_space, spatial_filters)
-from .train import Examples, TrainConfig, fit, pick_device
+from .train import Examples, TrainConfig, fit, pick_device, predict_proba
 
 INITIALISATIONS = ("standard", "circle", "klein")
 STANDARD, RANDOM_FIXED = "standard", "random (fixed)"
@@ -194,19 +194,12 @@ class NetworkSpec:
 
 
 def accuracy(model: nn.Module, examples: Examples | None, device: str = "auto", batch_size: int = EVAL_BATCH) -> float:
-    """Share of ``examples`` that ``model`` (evaluation mode) classifies right, in batches of
-    ``batch_size``; NaN when ``examples`` is None."""
+    """Share of ``examples`` that ``model`` (evaluation mode, channels-last) classifies right, in
+    batches of ``batch_size``; NaN when ``examples`` is None."""
     if examples is None:
         return float("nan")
-    target = pick_device(device)
-    model.to(target).eval()
-    correct = 0
-    with torch.inference_mode():
-        for start in range(0, len(examples), batch_size):
-            images = torch.tensor(examples.images[start:start + batch_size], device=target)
-            predicted = model(images).argmax(1).cpu().numpy()
-            correct += int((predicted == examples.labels[start:start + batch_size]).sum())
-    return correct / len(examples)
+    predicted = predict_proba(model, examples, device, channels_last=True, batch_size=batch_size).argmax(1)
+    return float(np.mean(predicted == examples.labels))
 
 
 def _conv_weights(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:

@@ -298,11 +298,12 @@ def _fit(model: nn.Module, train: Examples, val: Examples | None, config: TrainC
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, examples: Examples, device: str = "auto", channels_last: bool = False,
-                  flips: bool = False) -> np.ndarray:
+                  flips: bool = False, batch_size: int | None = None) -> np.ndarray:
     """Class probabilities (N, n_classes) of ``model`` in evaluation mode; ``channels_last``
     runs it in that memory format (faster on CPUs; the model is left in the default format);
     ``flips`` averages the logits of each image and its left-right mirror (test-time
-    augmentation)."""
+    augmentation); ``batch_size`` images per forward pass (None: :data:`EVAL_BATCH` of the
+    memory format)."""
     target = pick_device(device)
     model.to(target).eval()
     if channels_last:
@@ -315,7 +316,7 @@ def predict_proba(model: nn.Module, examples: Examples, device: str = "auto", ch
         return (model(images, topo) + model(images.flip(3), topo)) / 2
 
     chunks = [torch.softmax(logits(images, topo), 1).cpu()
-              for images, topo, _ in _batches(examples, EVAL_BATCH[channels_last], target)]
+              for images, topo, _ in _batches(examples, batch_size or EVAL_BATCH[channels_last], target)]
     model.to(memory_format=torch.contiguous_format)
     return torch.cat(chunks).numpy()
 
