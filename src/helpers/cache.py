@@ -34,12 +34,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .kinds import code_hash
 from .paths import cache_root
 from .train import History
+from .workers import in_processes
 
 T = TypeVar("T")
 PROFILES = ("smoke", "quick", "full", "paper")
@@ -180,12 +180,9 @@ class ArtifactCache:
                             n_jobs: int = 1, progress: bool = True, desc: str | None = None,
                             threads: int = 1) -> list[T]:
         """:meth:`get_or_compute` for each ``(config, compute)`` of ``items``, in order; the missing
-        artifacts are computed in ``n_jobs`` worker processes (1: here), each with ``threads``
-        torch threads, so that the numbers are the same whatever ``n_jobs`` is (other thread counts
-        change them at the level of rounding). ``compute`` is sent to the workers with cloudpickle
-        (closures are fine)."""
-        if n_jobs < 1 or threads < 1:
-            raise ValueError(f"n_jobs and threads must be at least 1, got n_jobs={n_jobs}, threads={threads}")
+        artifacts are computed by :func:`helpers.workers.in_processes` in ``n_jobs`` worker
+        processes (1: here), each with ``threads`` torch threads, so that the numbers are the same
+        whatever ``n_jobs`` is (other thread counts change them at the level of rounding)."""
         results: list[Any] = [None] * len(items)
         missing = []
         for index, (config, _) in enumerate(items):
@@ -199,24 +196,11 @@ class ArtifactCache:
                     continue
             missing.append(index)
         self.misses += len(missing)
-        if n_jobs == 1:
-            computed = (_with_threads(items[index][1], threads) for index in missing)
-        else:
-            computed = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_with_threads)(items[index][1], threads) for index in missing)
-        # The workers' generator comes first, so that it runs to its end and joblib cancels nothing.
+        computed = in_processes([items[index][1] for index in missing], n_jobs, threads)
+        # The workers' iterator comes first, so that it runs to its end and joblib cancels nothing.
         for artifact, index in zip(tqdm(computed, total=len(missing), desc=desc or kind, unit="artifact",
                                         disable=not progress or not missing), missing, strict=True):
             self.save(kind, items[index][0], artifact)
             results[index] = artifact
         return results
 
-
-def _with_threads(compute: Callable[[], T], threads: int) -> T:
-    """``compute()`` with torch set to ``threads`` intra-op threads (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return compute()
-    finally:
-        torch.set_num_threads(before)

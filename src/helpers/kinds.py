@@ -3,7 +3,7 @@
 Every artifact in :class:`helpers.cache.ArtifactCache` has a *kind*. A kind names the modules
 that compute it (:data:`KINDS`); the code that makes it is those modules and every module of the
 library they import, directly or not, except the modules that only present or store results
-(:data:`NOT_ARTIFACT_CODE`: verdicts, figures, the runner, the cache). The *code hash* of a kind
+(:data:`NOT_ARTIFACT_CODE`: verdicts, figures, the runner, the cache and its worker processes). The *code hash* of a kind
 is a hash of the source of that code less docstrings, comment lines and blank lines, so an edit
 to what a module computes changes the hash, and with it every cache key of the kind, while an
 edit to its documentation does not. The kinds that are not trained networks are computed in a
@@ -26,7 +26,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 PACKAGE_NAME = "helpers"
-NOT_ARTIFACT_CODE = frozenset({"book", "cache", "claims", "kinds", "archive", "paths", "plotting"})
+NOT_ARTIFACT_CODE = frozenset({"book", "cache", "claims", "kinds", "archive", "paths", "plotting", "workers"})
 
 
 @dataclass(frozen=True)

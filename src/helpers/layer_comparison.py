@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -41,6 +40,7 @@ from tqdm.auto import tqdm
 from .activations import linear_cka, matching_share, remove_principal_components, removed_components
 from .claims import ALPHA, MIN_BOOTSTRAP_UNITS, Effect, normal_effect
 from .topology import DIAGRAM_METRICS, check_count, diagram_distance, rips_diagrams
+from .workers import in_processes
 
 
 def _square(matrix: np.ndarray, name: str) -> np.ndarray:
@@ -290,13 +290,10 @@ def principal_component_sensitivities(requests: Sequence[Mapping[str, object]], 
     arguments: ``points``, ``removed``, ...), in order, in ``n_jobs`` worker processes (1: here)
     whose Rips computations run on one thread each; the tables are the same for any ``n_jobs``."""
     check_count("n_jobs", n_jobs)
-    calls = [delayed(principal_component_sensitivity)(**{**request, "progress": False, "n_threads": 1})
+    calls = [functools.partial(principal_component_sensitivity, **{**request, "progress": False, "n_threads": 1})
              for request in requests]
-    if n_jobs == 1:
-        tables = (function(*args, **kwargs) for function, args, kwargs in calls)
-    else:
-        tables = Parallel(n_jobs=n_jobs, return_as="generator")(calls)
-    return list(tqdm(tables, total=len(calls), desc="principal components removed", disable=not progress))
+    return list(tqdm(in_processes(calls, n_jobs), total=len(calls), desc="principal components removed",
+                     disable=not progress))
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
