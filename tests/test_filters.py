@@ -262,6 +262,7 @@ def test_presence_effect_adds_the_spread_over_networks_to_the_nulls():
 
 def test_a_verdict_the_sensitivity_grid_contradicts_is_flagged():
     grid = pd.DataFrame({"norm": "euclidean", "excess": [0.1, 0.2, -0.05]})
+    assert filters.settings_beyond_null(grid) == (2, 3)
     reason = filters.setting_dependence(NOT_REPRODUCED, grid)
     assert reason.startswith("the answer depends on the density setting: 2 of the 3 settings")
     assert filters.setting_dependence(REPRODUCED, grid) is None

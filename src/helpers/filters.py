@@ -418,6 +418,12 @@ def sensitivity_grid(filters: np.ndarray, n_null: int, seed: int, norms: Sequenc
     return pd.DataFrame(rows)
 
 
+def settings_beyond_null(grid: pd.DataFrame) -> tuple[int, int]:
+    """How many settings (rows) of a :func:`sensitivity_grid` show a longest H1 bar beyond every
+    null draw (``excess`` > 0), and how many settings it has."""
+    return int((grid["excess"] > 0).sum()), len(grid)
+
+
 def setting_dependence(verdict: str, grid: pd.DataFrame) -> str | None:
     """Why a verdict on the circle in a filter space, judged at one density setting, cannot
     stand when the :func:`sensitivity_grid` of the same filters (its rows of the same
@@ -426,7 +432,7 @@ def setting_dependence(verdict: str, grid: pd.DataFrame) -> str | None:
     agrees (or is split evenly) or the verdict is already inconclusive."""
     if grid.empty or grid["norm"].nunique() != 1:
         raise ValueError(f"need the grid rows of one normalisation, got {sorted(grid.get('norm', pd.Series()).unique())}")
-    beyond, total = int((grid["excess"] > 0).sum()), len(grid)
+    beyond, total = settings_beyond_null(grid)
     majority = f"{beyond} of the {total} settings of the sensitivity grid ({grid['norm'].iloc[0]} norm)"
     if verdict == NOT_REPRODUCED and 2 * beyond > total:
         return (f"the answer depends on the density setting: {majority} show a longest bar beyond every null draw, "
